@@ -1,0 +1,12 @@
+import { PGlite } from '@electric-sql/pglite';
+let t=Date.now();
+const db = await PGlite.create('/tmp/pgl-test-'+process.pid);
+console.log('create', Date.now()-t); t=Date.now();
+const r = await db.query("select 1::int8 as a, 123456789012345678901234567890::numeric as n, now() as ts, gen_random_uuid() as u, pg_current_xact_id() as x, version() v");
+console.log(r.rows, Date.now()-t);
+t=Date.now();
+const dump = await db.dumpDataDir('none'); console.log('dump', Date.now()-t, dump.size);
+t=Date.now();
+const db2 = await PGlite.create({loadDataDir: dump}); console.log('load', Date.now()-t);
+await db.close(); t=Date.now();
+const db3 = await PGlite.create('/tmp/pgl-test-'+process.pid); console.log('reopen', Date.now()-t);

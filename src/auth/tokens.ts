@@ -1,0 +1,464 @@
+import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import {
+  type CryptoKey,
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  importSPKI,
+  importX509,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+
+export interface AuthSettings {
+  /** Shared secret for HS256/HS384/HS512 (whichever are listed in `algorithms`). */
+  hs256Secret?: string;
+  /** PEM public keys (SPKI, `-----BEGIN PUBLIC KEY-----`) or X.509 certificates. */
+  publicKeyPems: string[];
+  /** JWKS document: a remote URL (cached, refetched on unknown kid after a cooldown) or a local file. */
+  jwks?: { url?: string; file?: string };
+  /** Accepted algorithms, explicit. 'none' is never accepted even if listed. */
+  algorithms: string[];
+  /** Name of the claim holding the organization uuid, default 'orgId'. */
+  orgClaim: string;
+  issuer?: string;
+  audience?: string;
+  /** Scope value that grants operator access, e.g. 'eip:admin'. */
+  adminScope: string;
+  clockToleranceSeconds?: number;
+}
+
+export interface Principal {
+  orgId: string | null;
+  subject: string | null;
+  admin: boolean;
+}
+
+export type VerifyOutcome =
+  | { ok: true; principal: Principal }
+  | { ok: false; failure: 'missing' | 'invalid' | 'expired' };
+
+export interface TokenVerifier {
+  verify(authorizationHeader: string | undefined): Promise<VerifyOutcome>;
+}
+
+/** Larger tokens are refused before any decoding, so a hostile header costs O(1) work. */
+const MAX_TOKEN_LENGTH = 8 * 1024;
+const BEARER_PREFIX = 'bearer ';
+/** HMAC keys shorter than the hash output weaken HS256; 32 bytes is the RFC 7518 §3.2 floor. */
+const MIN_SECRET_BYTES = 32;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * JWS compact serialization: three base64url segments. The signature must be non-empty, which
+ * already rules out unsecured (`alg: none`) JWTs at the shape check; the alg allow-list below is
+ * the second line of defence.
+ */
+const JWS_COMPACT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512';
+
+interface AlgorithmSpec {
+  family: 'hmac' | 'asymmetric';
+  /** For asymmetric algorithms: whether a public key is of the kind this algorithm needs. */
+  fits: (key: KeyObject) => boolean;
+}
+
+const isRsa = (key: KeyObject): boolean => key.asymmetricKeyType === 'rsa';
+const isCurve =
+  (curve: string) =>
+  (key: KeyObject): boolean =>
+    key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === curve;
+const isEd25519 = (key: KeyObject): boolean => key.asymmetricKeyType === 'ed25519';
+const noKey = (): boolean => false;
+
+/**
+ * The algorithms this verifier knows. A Map (not an object literal) so that names such as
+ * 'constructor' or '__proto__' can never resolve to something. Only WebCrypto-backed algorithms
+ * that Node 20 supports are listed; 'none' is deliberately absent.
+ */
+const ALGORITHMS: ReadonlyMap<string, AlgorithmSpec> = new Map<string, AlgorithmSpec>([
+  ['HS256', { family: 'hmac', fits: noKey }],
+  ['HS384', { family: 'hmac', fits: noKey }],
+  ['HS512', { family: 'hmac', fits: noKey }],
+  ['RS256', { family: 'asymmetric', fits: isRsa }],
+  ['RS384', { family: 'asymmetric', fits: isRsa }],
+  ['RS512', { family: 'asymmetric', fits: isRsa }],
+  ['PS256', { family: 'asymmetric', fits: isRsa }],
+  ['PS384', { family: 'asymmetric', fits: isRsa }],
+  ['PS512', { family: 'asymmetric', fits: isRsa }],
+  ['ES256', { family: 'asymmetric', fits: isCurve('prime256v1') }],
+  ['ES384', { family: 'asymmetric', fits: isCurve('secp384r1') }],
+  ['ES512', { family: 'asymmetric', fits: isCurve('secp521r1') }],
+  ['EdDSA', { family: 'asymmetric', fits: isEd25519 }],
+  ['Ed25519', { family: 'asymmetric', fits: isEd25519 }],
+]);
+
+const HMAC_ALGORITHMS: ReadonlySet<string> = new Set<HmacAlgorithm>(['HS256', 'HS384', 'HS512']);
+
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+const MISSING: VerifyOutcome = { ok: false, failure: 'missing' };
+const INVALID: VerifyOutcome = { ok: false, failure: 'invalid' };
+const EXPIRED: VerifyOutcome = { ok: false, failure: 'expired' };
+
+type ParsedPem =
+  | { ok: true; label: 'PUBLIC KEY' | 'CERTIFICATE'; key: KeyObject }
+  | { ok: false; problem: string };
+
+/**
+ * Parses a configured PEM with node:crypto so that validation can stay synchronous. Only the two
+ * public forms are accepted: a private key here would mean a secret sits in public config.
+ */
+function parsePem(pem: string): ParsedPem {
+  const labels = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((m) => m[1]);
+  if (labels.length !== 1) {
+    return { ok: false, problem: `must contain exactly one PEM block (found ${labels.length})` };
+  }
+  const label = labels[0];
+  if (label === undefined || label.includes('PRIVATE')) {
+    return { ok: false, problem: 'is a private key; configure the public key only' };
+  }
+  if (label !== 'PUBLIC KEY' && label !== 'CERTIFICATE') {
+    return {
+      ok: false,
+      problem: `has unsupported PEM type '${label}' (expected PUBLIC KEY or CERTIFICATE)`,
+    };
+  }
+  try {
+    const key =
+      label === 'CERTIFICATE'
+        ? new X509Certificate(pem).publicKey
+        : createPublicKey({ key: pem, format: 'pem' });
+    return { ok: true, label, key };
+  } catch {
+    return { ok: false, problem: 'could not be parsed' };
+  }
+}
+
+/** Human-readable configuration problems; empty when the settings are usable. Never echoes secrets. */
+export function validateAuthSettings(s: AuthSettings): string[] {
+  const problems: string[] = [];
+  // Settings usually come from untyped config; guard the array so validation itself cannot throw.
+  const pemInputs: unknown[] = Array.isArray(s.publicKeyPems) ? s.publicKeyPems : [];
+  const algorithms: unknown[] = Array.isArray(s.algorithms) ? s.algorithms : [];
+  const hasSecret = s.hs256Secret !== undefined;
+  const jwksUrl = s.jwks?.url;
+  const jwksFile = s.jwks?.file;
+  const hasJwks = jwksUrl !== undefined || jwksFile !== undefined;
+
+  if (!hasSecret && pemInputs.length === 0 && !hasJwks) {
+    problems.push('no verification key configured: set a shared secret, public key PEMs or a JWKS');
+  }
+  if (typeof s.hs256Secret === 'string' && Buffer.byteLength(s.hs256Secret) < MIN_SECRET_BYTES) {
+    problems.push(`shared secret is shorter than ${MIN_SECRET_BYTES} bytes`);
+  } else if (hasSecret && typeof s.hs256Secret !== 'string') {
+    problems.push('shared secret must be a string');
+  }
+
+  if (s.jwks !== undefined && !hasJwks) problems.push('jwks is set but has neither url nor file');
+  if (jwksUrl !== undefined && jwksFile !== undefined) {
+    problems.push('jwks: set either url or file, not both');
+  }
+  if (jwksUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(jwksUrl);
+    } catch {
+      problems.push('jwks.url is not a valid URL');
+    }
+    // Plain HTTP would let anyone on the path substitute signing keys; allow it only on loopback.
+    if (url !== undefined && url.protocol !== 'https:') {
+      if (url.protocol !== 'http:' || !LOOPBACK_HOSTS.has(url.hostname)) {
+        problems.push('jwks.url must use https (plain http is allowed only for loopback hosts)');
+      }
+    }
+  }
+
+  const pemKeys: KeyObject[] = [];
+  pemInputs.forEach((pem, index) => {
+    if (typeof pem !== 'string') {
+      problems.push(`publicKeyPems[${index}] is not a string`);
+      return;
+    }
+    const parsed = parsePem(pem);
+    if (!parsed.ok) {
+      problems.push(`publicKeyPems[${index}] ${parsed.problem}`);
+      return;
+    }
+    // jose refuses RSA keys under 2048 bits at verification time; say so at startup instead.
+    const bits = parsed.key.asymmetricKeyDetails?.modulusLength;
+    if (parsed.key.asymmetricKeyType === 'rsa' && bits !== undefined && bits < 2048) {
+      problems.push(`publicKeyPems[${index}] is a ${bits}-bit RSA key; at least 2048 are required`);
+    }
+    pemKeys.push(parsed.key);
+  });
+
+  if (algorithms.length === 0) problems.push('no algorithms configured');
+  for (const alg of algorithms) {
+    if (typeof alg !== 'string') {
+      problems.push('algorithms must be strings');
+      continue;
+    }
+    if (alg.toLowerCase() === 'none') {
+      problems.push("algorithm 'none' (unsecured JWT) is listed; it is never accepted, remove it");
+      continue;
+    }
+    const spec = ALGORITHMS.get(alg);
+    if (spec === undefined) {
+      problems.push(`unknown algorithm '${alg}' (names are case-sensitive)`);
+      continue;
+    }
+    if (spec.family === 'hmac') {
+      if (!hasSecret)
+        problems.push(`algorithm ${alg} is listed but no shared secret is configured`);
+      continue;
+    }
+    // A JWKS may hold any key kind and is only known at runtime, so it satisfies every
+    // asymmetric algorithm here; with PEMs alone at least one must be of the right kind.
+    if (!hasJwks && !pemKeys.some((key) => spec.fits(key))) {
+      problems.push(
+        pemInputs.length === 0
+          ? `algorithm ${alg} is listed but no public key or JWKS is configured`
+          : `algorithm ${alg} is listed but none of the public keys is usable with it`,
+      );
+    }
+  }
+
+  if (typeof s.orgClaim !== 'string' || s.orgClaim === '') {
+    problems.push('orgClaim must be a non-empty claim name');
+  }
+  // Scope is a space-separated list, so a value with whitespace could never match a string scope.
+  if (typeof s.adminScope !== 'string' || s.adminScope === '' || /\s/.test(s.adminScope)) {
+    problems.push('adminScope must be a non-empty scope value without whitespace');
+  }
+  if (s.issuer === '') problems.push('issuer, when set, must not be empty');
+  if (s.audience === '') problems.push('audience, when set, must not be empty');
+  const tolerance = s.clockToleranceSeconds;
+  if (tolerance !== undefined && !(Number.isFinite(tolerance) && tolerance >= 0)) {
+    problems.push('clockToleranceSeconds must be a non-negative number');
+  }
+  return problems;
+}
+
+/** Returns the compact JWS from an Authorization header, or null if it is not exactly `Bearer <jws>`. */
+function extractBearerToken(header: string): string | null {
+  // Length first: nothing below should scan an attacker-sized string.
+  if (header.length > BEARER_PREFIX.length + MAX_TOKEN_LENGTH) return null;
+  if (header.slice(0, BEARER_PREFIX.length).toLowerCase() !== BEARER_PREFIX) return null;
+  const token = header.slice(BEARER_PREFIX.length);
+  return JWS_COMPACT_RE.test(token) ? token : null;
+}
+
+function scopeIncludes(scope: unknown, wanted: string): boolean {
+  if (wanted === '') return false;
+  if (typeof scope === 'string') return scope.split(/\s+/).includes(wanted);
+  if (Array.isArray(scope)) return scope.some((entry) => entry === wanted);
+  return false;
+}
+
+function toPrincipal(payload: JWTPayload, orgClaim: string, adminScope: string): Principal {
+  // hasOwn so that a claim name such as '__proto__' cannot pick up inherited values.
+  const org = Object.hasOwn(payload, orgClaim) ? payload[orgClaim] : undefined;
+  return {
+    orgId: typeof org === 'string' && UUID_RE.test(org) ? org.toLowerCase() : null,
+    subject: typeof payload.sub === 'string' ? payload.sub : null,
+    admin: scopeIncludes(payload.scope, adminScope),
+  };
+}
+
+type Attempt = { result: 'ok'; payload: JWTPayload } | { result: 'expired' | 'invalid' };
+
+/**
+ * One verification attempt with one key (or a JWKS resolver). jose checks the signature before
+ * any claim, so JWTExpired implies the signature was good: that is the only path to 'expired'.
+ */
+async function attempt(
+  token: string,
+  key: CryptoKey | Uint8Array | JWTVerifyGetKey,
+  options: JWTVerifyOptions,
+): Promise<Attempt> {
+  try {
+    const { payload } = await jwtVerify(token, key, options);
+    return { result: 'ok', payload };
+  } catch (err) {
+    if (err instanceof errors.JWTExpired) return { result: 'expired' };
+    // A kid-less token can match several JWKS keys; jose hands them back to try one by one.
+    if (err instanceof errors.JWKSMultipleMatchingKeys) {
+      let sawExpired = false;
+      for await (const candidate of err) {
+        const outcome = await attempt(token, candidate, options);
+        if (outcome.result === 'ok') return outcome;
+        if (outcome.result === 'expired') sawExpired = true;
+      }
+      return { result: sawExpired ? 'expired' : 'invalid' };
+    }
+    // Everything else (bad signature, claims, malformed input, JWKS fetch failure) is 'invalid'.
+    // The error is dropped rather than logged: jose errors can carry the token's claims.
+    return { result: 'invalid' };
+  }
+}
+
+async function importPem(pem: string, alg: string): Promise<CryptoKey | undefined> {
+  try {
+    return pem.includes('-----BEGIN CERTIFICATE-----')
+      ? await importX509(pem, alg)
+      : await importSPKI(pem, alg);
+  } catch {
+    // Expected whenever the key kind does not fit the algorithm (an EC key for RS256, ...).
+    return undefined;
+  }
+}
+
+/**
+ * Builds a verifier. Throws (without echoing secrets) when the settings have any problem reported
+ * by validateAuthSettings, when the JWKS file cannot be read, or when a listed asymmetric
+ * algorithm ends up with no usable key: failing at startup beats rejecting every request later.
+ */
+export async function createTokenVerifier(settings: AuthSettings): Promise<TokenVerifier> {
+  const problems = validateAuthSettings(settings);
+  if (problems.length > 0) throw new Error(`invalid auth settings: ${problems.join('; ')}`);
+
+  const allowed = new Set(settings.algorithms.filter((alg) => ALGORITHMS.has(alg)));
+  const hmacKey =
+    settings.hs256Secret === undefined ? undefined : new TextEncoder().encode(settings.hs256Secret);
+
+  let jwks: JWTVerifyGetKey | undefined;
+  if (settings.jwks?.file !== undefined) {
+    let document: unknown;
+    try {
+      document = JSON.parse(await readFile(settings.jwks.file, 'utf8'));
+    } catch {
+      throw new Error(
+        `invalid auth settings: jwks.file ${settings.jwks.file} is not readable JSON`,
+      );
+    }
+    try {
+      // createLocalJWKSet validates the shape; it takes the parsed document as-is.
+      jwks = createLocalJWKSet(document as Parameters<typeof createLocalJWKSet>[0]);
+    } catch {
+      throw new Error(`invalid auth settings: jwks.file ${settings.jwks.file} is not a valid JWKS`);
+    }
+  } else if (settings.jwks?.url !== undefined) {
+    // jose defaults: 5 s fetch timeout, 10 min cache, refetch on unknown kid after a 30 s cooldown.
+    jwks = createRemoteJWKSet(new URL(settings.jwks.url));
+  }
+
+  // Keys are bound to one algorithm at import time, so a PEM is only ever used for an algorithm it
+  // was imported for; there is no path from an asymmetric key to an HMAC verification.
+  const pemKeysByAlg = new Map<string, CryptoKey[]>();
+  for (const alg of allowed) {
+    if (HMAC_ALGORITHMS.has(alg)) continue;
+    const keys: CryptoKey[] = [];
+    for (const pem of settings.publicKeyPems) {
+      const key = await importPem(pem, alg);
+      if (key !== undefined) keys.push(key);
+    }
+    if (keys.length === 0 && jwks === undefined) {
+      throw new Error(`invalid auth settings: no public key could be imported for ${alg}`);
+    }
+    pemKeysByAlg.set(alg, keys);
+  }
+
+  const orgClaim = settings.orgClaim;
+  const adminScope = settings.adminScope;
+
+  async function verifyToken(token: string): Promise<VerifyOutcome> {
+    let alg: unknown;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      return INVALID;
+    }
+    // The header's alg only picks which configured key family to try; it is checked against the
+    // allow-list first and pinned as the sole accepted algorithm for the actual verification.
+    if (typeof alg !== 'string' || !allowed.has(alg)) return INVALID;
+    const options: JWTVerifyOptions = {
+      algorithms: [alg],
+      issuer: settings.issuer,
+      audience: settings.audience,
+      clockTolerance: settings.clockToleranceSeconds ?? 0,
+      // A token without exp would be valid forever; this control plane does not accept those.
+      requiredClaims: ['exp'],
+    };
+
+    const candidates: Array<CryptoKey | Uint8Array | JWTVerifyGetKey> = [];
+    if (HMAC_ALGORITHMS.has(alg)) {
+      if (hmacKey !== undefined) candidates.push(hmacKey);
+    } else {
+      candidates.push(...(pemKeysByAlg.get(alg) ?? []));
+      if (jwks !== undefined) candidates.push(jwks);
+    }
+
+    let sawExpired = false;
+    for (const key of candidates) {
+      const outcome = await attempt(token, key, options);
+      if (outcome.result === 'ok') {
+        return { ok: true, principal: toPrincipal(outcome.payload, orgClaim, adminScope) };
+      }
+      if (outcome.result === 'expired') sawExpired = true;
+    }
+    return sawExpired ? EXPIRED : INVALID;
+  }
+
+  return {
+    async verify(authorizationHeader) {
+      if (authorizationHeader === undefined) return MISSING;
+      if (typeof authorizationHeader !== 'string') return INVALID;
+      const token = extractBearerToken(authorizationHeader);
+      if (token === null) return INVALID;
+      try {
+        return await verifyToken(token);
+      } catch {
+        // Fail closed on anything unforeseen, and never let the token reach an error message.
+        return INVALID;
+      }
+    },
+  };
+}
+
+/** Mints an HMAC-signed token, e.g. for operators and tests. Always sets iat and exp. */
+export async function mintToken(opts: {
+  secret: string;
+  orgId?: string;
+  subject?: string;
+  scope?: string;
+  ttlSeconds: number;
+  orgClaim?: string;
+  issuer?: string;
+  audience?: string;
+  algorithm?: HmacAlgorithm;
+}): Promise<string> {
+  const algorithm = opts.algorithm ?? 'HS256';
+  // Runtime checks too: callers may be plain JS or CLI input.
+  if (!HMAC_ALGORITHMS.has(algorithm)) throw new RangeError('mintToken: unsupported algorithm');
+  if (Buffer.byteLength(opts.secret) < MIN_SECRET_BYTES) {
+    throw new RangeError(`mintToken: secret must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  if (!Number.isSafeInteger(opts.ttlSeconds) || opts.ttlSeconds <= 0) {
+    throw new RangeError('mintToken: ttlSeconds must be a positive integer');
+  }
+  // A non-uuid org would silently verify as "no org"; refuse to mint such a token.
+  if (opts.orgId !== undefined && !UUID_RE.test(opts.orgId)) {
+    throw new RangeError('mintToken: orgId must be a uuid');
+  }
+  const orgClaim = opts.orgClaim ?? 'orgId';
+  if (orgClaim === '') throw new RangeError('mintToken: orgClaim must not be empty');
+
+  const claims: JWTPayload = {};
+  if (opts.orgId !== undefined) claims[orgClaim] = opts.orgId.toLowerCase();
+  if (opts.scope !== undefined) claims.scope = opts.scope;
+  const now = Math.floor(Date.now() / 1000);
+  const jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: algorithm, typ: 'JWT' })
+    .setIssuedAt(now)
+    .setExpirationTime(now + opts.ttlSeconds);
+  if (opts.subject !== undefined) jwt.setSubject(opts.subject);
+  if (opts.issuer !== undefined) jwt.setIssuer(opts.issuer);
+  if (opts.audience !== undefined) jwt.setAudience(opts.audience);
+  return jwt.sign(new TextEncoder().encode(opts.secret));
+}
