@@ -1,0 +1,110 @@
+/**
+ * buildApp: the Fastify instance with every route of the OpenAPI document, without listening.
+ * main.ts listens; tests call buildApp and use inject().
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { TokenVerifier } from './auth/tokens.js';
+import type { Database } from './db/database.js';
+import { ERRORS } from './errors.js';
+import { tenantAuthHook } from './http/auth.js';
+import { handleError } from './http/error-handler.js';
+import { listOperations, loadOpenApi, type OpenApiDocument } from './http/openapi.js';
+import { UnreadableBodyError } from './http/request-errors.js';
+import type { RouteContext } from './http/routes/handler.js';
+import { operationHandlers } from './http/routes/index.js';
+import { createAjv } from './http/validation.js';
+
+export interface AppDependencies {
+  db: Database;
+  verifier: TokenVerifier;
+  maxAllocateCount: number;
+  bodyLimitBytes: number;
+  /** Fastify/pino logger options; false in tests. */
+  logger: FastifyServerOptions['logger'];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function buildApp(deps: AppDependencies): {
+  app: FastifyInstance;
+  document: OpenApiDocument;
+} {
+  const document = loadOpenApi({ maxAllocateCount: deps.maxAllocateCount });
+  const app = Fastify({
+    logger: deps.logger,
+    bodyLimit: deps.bodyLimitBytes,
+    // A caller's own X-Request-Id is kept when it is sane, so that their logs and ours line up.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { coerceTypes: false, useDefaults: false, allErrors: true } },
+  });
+
+  const ajv = createAjv();
+  app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+  app.setErrorHandler(handleError);
+  // Only JSON bodies: a text/plain body is a wrong media type, answered like any unreadable body.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('caller', null);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({
+      code: ERRORS.ROUTE_NOT_FOUND.code,
+      reason: `no route ${request.method} ${request.url.split('?')[0]}`,
+    });
+  });
+
+  const authenticate = tenantAuthHook(deps.verifier);
+  const ctx: RouteContext = {
+    db: deps.db,
+    caller(request) {
+      if (request.caller === null) throw new Error('tenant route reached without a caller');
+      return request.caller;
+    },
+  };
+
+  const operations = listOperations(document);
+  const documented = new Set(operations.map((o) => o.operationId));
+  const undocumented = Object.keys(operationHandlers).filter((id) => !documented.has(id));
+  if (undocumented.length > 0)
+    throw new Error(`handlers without an operation: ${undocumented.join(', ')}`);
+
+  for (const operation of operations) {
+    const handler = operationHandlers[operation.operationId];
+    if (handler === undefined) throw new Error(`operation ${operation.operationId} has no handler`);
+    const bodySchema = operation.bodySchema;
+    app.route({
+      method: operation.method,
+      url: operation.routePath,
+      schema: {
+        ...(bodySchema === undefined ? {} : { body: bodySchema }),
+        ...(operation.successSchema === undefined
+          ? {}
+          : { response: { 200: operation.successSchema } }),
+      },
+      onRequest: authenticate,
+      // Validation needs an object to validate: a missing body, `null`, an array or a bare value
+      // is "not a JSON object" (code 1), not a list of missing fields.
+      preValidation:
+        bodySchema === undefined
+          ? []
+          : [
+              async (request) => {
+                const body = request.body;
+                if (body === undefined)
+                  throw new UnreadableBodyError('The request body is missing.');
+                if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+                  throw new UnreadableBodyError('The request body must be a JSON object.');
+                }
+              },
+            ],
+      handler: (request, reply) => handler(request, reply, ctx),
+    });
+  }
+  return { app, document };
+}

@@ -1,0 +1,179 @@
+/**
+ * Writes a catalog into the database, idempotently: applying the same file twice changes nothing,
+ * and applying it from several replicas starting at once is safe (one advisory lock serializes
+ * them, and each re-reads what the previous one wrote). Start-up never deletes: pools, products
+ * and IDCs missing from the file are left alone, and so are products removed from a pool's list.
+ */
+import type { Database, Queryable } from '../db/database.js';
+import { type Cidr, cidrSize, type Family, formatCidr } from '../ipam/address.js';
+import { carveAddress } from '../ipam/allocator.js';
+import { initialFreeRanges } from '../ipam/free-ranges.js';
+import {
+  type CatalogDocument,
+  type CatalogPool,
+  checkCatalog,
+  type ExistingPool,
+} from './catalog-file.js';
+
+const CATALOG_LOCK_KEY = 7_311_202_602;
+
+/** IPv4 sits at ::ffff:a.b.c.d on the shared number line that pools_do_not_overlap works on. */
+const IPV4_MAPPED_BASE = 0xffff_0000_0000n;
+
+export interface ApplySummary {
+  idcsAdded: number;
+  productsAdded: number;
+  productsUpdated: number;
+  poolsAdded: string[];
+  poolsUpdated: string[];
+}
+
+export async function applyCatalog(
+  db: Database,
+  doc: CatalogDocument,
+  source: string,
+): Promise<ApplySummary> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [CATALOG_LOCK_KEY]);
+    const existing = await loadExistingPools(tx);
+    const catalog = checkCatalog(doc, source, existing);
+    const summary: ApplySummary = {
+      idcsAdded: 0,
+      productsAdded: 0,
+      productsUpdated: 0,
+      poolsAdded: [],
+      poolsUpdated: [],
+    };
+
+    for (const idc of catalog.idcs) {
+      const rows = await tx.query(
+        'INSERT INTO idcs (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING name',
+        [idc],
+      );
+      summary.idcsAdded += rows.length;
+    }
+
+    for (const product of catalog.products) {
+      const [row] = await tx.query<{ inserted: boolean }>(
+        `INSERT INTO products (name, internet_connection_type, max_bandwidth) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE
+           SET internet_connection_type = EXCLUDED.internet_connection_type,
+               max_bandwidth = EXCLUDED.max_bandwidth, updated_at = now()
+           WHERE products.internet_connection_type IS DISTINCT FROM EXCLUDED.internet_connection_type
+              OR products.max_bandwidth IS DISTINCT FROM EXCLUDED.max_bandwidth
+         RETURNING (xmax = 0) AS inserted`,
+        [product.name, product.internetConnectionType, product.maxBandwidth],
+      );
+      if (row?.inserted === true) summary.productsAdded++;
+      else if (row !== undefined) summary.productsUpdated++;
+    }
+
+    const known = new Set(existing.map((p) => p.name));
+    for (const pool of catalog.pools) {
+      if (known.has(pool.name)) {
+        if (await updatePool(tx, pool)) summary.poolsUpdated.push(pool.name);
+      } else {
+        await insertPool(tx, pool);
+        summary.poolsAdded.push(pool.name);
+      }
+    }
+    return summary;
+  });
+}
+
+async function loadExistingPools(tx: Queryable): Promise<ExistingPool[]> {
+  const rows = await tx.query<{
+    name: string;
+    idc: string;
+    family: number;
+    network: string;
+    prefix_length: number;
+    products: string[] | null;
+  }>(
+    `SELECT p.name, p.idc, p.family, p.network::text AS network, p.prefix_length,
+            array_agg(pp.product ORDER BY pp.product) FILTER (WHERE pp.product IS NOT NULL) AS products
+     FROM pools p LEFT JOIN pool_products pp ON pp.pool = p.name
+     GROUP BY p.name ORDER BY p.name`,
+  );
+  return rows.map((r) => ({
+    name: r.name,
+    idc: r.idc,
+    cidr: { family: r.family as Family, network: BigInt(r.network), prefixLength: r.prefix_length },
+    products: r.products ?? [],
+  }));
+}
+
+function span(cidr: Cidr): { lo: string; hi: string } {
+  const base = cidr.family === 4 ? IPV4_MAPPED_BASE + cidr.network : cidr.network;
+  return { lo: base.toString(), hi: (base + cidrSize(cidr)).toString() };
+}
+
+async function insertPool(tx: Queryable, pool: CatalogPool): Promise<void> {
+  const { lo, hi } = span(pool.cidr);
+  await tx.query(
+    `INSERT INTO pools (name, idc, family, cidr, network, prefix_length, first_usable, last_usable, span, enabled)
+     VALUES ($1, $2, $3, $4, $5::numeric, $6, $7::numeric, $8::numeric, numrange($9::numeric, $10::numeric, '[)'), $11)`,
+    [
+      pool.name,
+      pool.idc,
+      pool.cidr.family,
+      formatCidr(pool.cidr),
+      pool.cidr.network.toString(),
+      pool.cidr.prefixLength,
+      pool.first.toString(),
+      pool.last.toString(),
+      lo,
+      hi,
+      pool.enabled,
+    ],
+  );
+  await tx.query('INSERT INTO pool_products (pool, product) SELECT $1, unnest($2::text[])', [
+    pool.name,
+    pool.products,
+  ]);
+  if (pool.reserved.length > 0) {
+    await tx.query(
+      'INSERT INTO pool_reserved_addresses (pool, address) SELECT $1, unnest($2::numeric[]) ON CONFLICT DO NOTHING',
+      [pool.name, pool.reserved.map(String)],
+    );
+  }
+  const ranges = initialFreeRanges(pool.first, pool.last, pool.reserved);
+  await tx.query(
+    `INSERT INTO pool_free_ranges (pool, lo, next_free, hi)
+     SELECT $1, r.lo, r.lo, r.hi FROM unnest($2::numeric[], $3::numeric[]) AS r(lo, hi)`,
+    [pool.name, ranges.map((r) => r.lo.toString()), ranges.map((r) => r.hi.toString())],
+  );
+}
+
+/** Brings an existing pool in line with the file without removing anything. */
+async function updatePool(tx: Queryable, pool: CatalogPool): Promise<boolean> {
+  let changed = false;
+  const toggled = await tx.query(
+    'UPDATE pools SET enabled = $2, updated_at = now() WHERE name = $1 AND enabled <> $2 RETURNING name',
+    [pool.name, pool.enabled],
+  );
+  changed ||= toggled.length > 0;
+  const added = await tx.query(
+    `INSERT INTO pool_products (pool, product) SELECT $1, unnest($2::text[])
+     ON CONFLICT DO NOTHING RETURNING product`,
+    [pool.name, pool.products],
+  );
+  changed ||= added.length > 0;
+  for (const address of pool.reserved) {
+    const inserted = await tx.query(
+      `INSERT INTO pool_reserved_addresses (pool, address) VALUES ($1, $2::numeric)
+       ON CONFLICT DO NOTHING RETURNING address`,
+      [pool.name, address.toString()],
+    );
+    if (inserted.length === 0) continue;
+    changed = true;
+    // A newly reserved address leaves the free ranges and the reuse queue. If a live EIP holds it,
+    // that EIP keeps it: reservation applies to future allocations only.
+    await carveAddress(tx, pool.name, address);
+    await tx.query('DELETE FROM released_addresses WHERE pool = $1 AND address = $2::numeric', [
+      pool.name,
+      address.toString(),
+    ]);
+  }
+  return changed;
+}

@@ -1,0 +1,126 @@
+/**
+ * Every setting eipd reads, in one schema. Configuration comes from the environment only, is
+ * parsed once at start-up and passed down; nothing reads process.env anywhere else. A bad value
+ * stops start-up with a list of every bad key, never with the first one only.
+ */
+import { z } from 'zod';
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== ''),
+);
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((s) => (s === undefined || s.trim() === '' ? undefined : s));
+
+const schema = z.object({
+  EIPD_HOST: z.string().min(1).default('127.0.0.1'),
+  EIPD_PORT: integer(0, 65535).default(8080),
+  DATABASE_URL: optionalText,
+  EIPD_DATA_DIR: z.string().min(1).default('.eipd-data'),
+  EIPD_CATALOG: optionalText,
+  EIPD_JWT_SECRET: optionalText,
+  EIPD_JWT_PUBLIC_KEYS: list.default([]),
+  EIPD_JWKS_URL: optionalText,
+  EIPD_JWKS_FILE: optionalText,
+  EIPD_JWT_ALGORITHMS: list.optional(),
+  EIPD_JWT_ORG_CLAIM: z.string().min(1).default('orgId'),
+  EIPD_JWT_ISSUER: optionalText,
+  EIPD_JWT_AUDIENCE: optionalText,
+  EIPD_ADMIN_SCOPE: z.string().min(1).default('eip:admin'),
+  EIPD_MAX_ALLOCATE_COUNT: integer(1, 10_000).default(100),
+  EIPD_BODY_LIMIT_BYTES: integer(1024, 16 * 1024 * 1024).default(1024 * 1024),
+  EIPD_DB_POOL_SIZE: integer(1, 1000).default(10),
+  EIPD_DB_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(3000),
+  EIPD_DB_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(4000),
+  EIPD_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
+});
+
+export interface Config {
+  host: string;
+  port: number;
+  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  dataDir: string;
+  catalogPath: string | undefined;
+  auth: {
+    secret: string | undefined;
+    publicKeyFiles: string[];
+    jwksUrl: string | undefined;
+    jwksFile: string | undefined;
+    /** Undefined: HS256 when only a secret is configured; otherwise they must be listed. */
+    algorithms: string[] | undefined;
+    orgClaim: string;
+    issuer: string | undefined;
+    audience: string | undefined;
+    adminScope: string;
+  };
+  maxAllocateCount: number;
+  bodyLimitBytes: number;
+  db: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.DATABASE_URL !== undefined && !/^postgres(ql)?:\/\//.test(e.DATABASE_URL)) {
+    problems.push('DATABASE_URL: must start with postgres:// or postgresql://');
+  }
+  if (e.EIPD_JWKS_URL !== undefined && e.EIPD_JWKS_FILE !== undefined) {
+    problems.push('EIPD_JWKS_URL and EIPD_JWKS_FILE: set one, not both');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    host: e.EIPD_HOST,
+    port: e.EIPD_PORT,
+    database:
+      e.DATABASE_URL === undefined
+        ? { kind: 'pglite', dataDir: `${e.EIPD_DATA_DIR}/pgdata` }
+        : { kind: 'postgres', url: e.DATABASE_URL },
+    dataDir: e.EIPD_DATA_DIR,
+    catalogPath: e.EIPD_CATALOG,
+    auth: {
+      secret: e.EIPD_JWT_SECRET,
+      publicKeyFiles: e.EIPD_JWT_PUBLIC_KEYS,
+      jwksUrl: e.EIPD_JWKS_URL,
+      jwksFile: e.EIPD_JWKS_FILE,
+      algorithms: e.EIPD_JWT_ALGORITHMS,
+      orgClaim: e.EIPD_JWT_ORG_CLAIM,
+      issuer: e.EIPD_JWT_ISSUER,
+      audience: e.EIPD_JWT_AUDIENCE,
+      adminScope: e.EIPD_ADMIN_SCOPE,
+    },
+    maxAllocateCount: e.EIPD_MAX_ALLOCATE_COUNT,
+    bodyLimitBytes: e.EIPD_BODY_LIMIT_BYTES,
+    db: {
+      poolSize: e.EIPD_DB_POOL_SIZE,
+      connectTimeoutMs: e.EIPD_DB_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: e.EIPD_DB_STATEMENT_TIMEOUT_MS,
+    },
+    logLevel: e.EIPD_LOG_LEVEL,
+  };
+}

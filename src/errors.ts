@@ -1,0 +1,60 @@
+/**
+ * The error catalogue: every refusal eipd can answer, with its HTTP status and stable code. Codes
+ * are part of the API (clients switch on them) and are listed in the README; never renumber one.
+ *
+ * Bodies come in the published API's two shapes: `errorStatusMessage` ({group, code, message,
+ * validationDetail}) for validation and authentication, and `error` ({code, reason}) for the rest.
+ * A body never has both `group` and `reason`, so it matches exactly one branch of the published
+ * BadRequest `oneOf`.
+ */
+
+export const ERRORS = {
+  IDC_NOT_FOUND: { status: 404, code: 4041 },
+  PRODUCT_NOT_FOUND: { status: 404, code: 4042 },
+  PRODUCT_NOT_OFFERED: { status: 404, code: 4043 },
+  ELASTIC_IP_NOT_FOUND: { status: 404, code: 4044 },
+  ROUTE_NOT_FOUND: { status: 404, code: 4040 },
+  PAYLOAD_TOO_LARGE: { status: 413, code: 4131 },
+  NO_FREE_ADDRESS: { status: 503, code: 5031 },
+  INTERNAL: { status: 500, code: 5001 },
+} as const;
+
+export type ErrorKind = keyof typeof ERRORS;
+
+/** A refusal in the `error` shape. Thrown by use cases, mapped to a response in one place. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: number;
+
+  constructor(
+    readonly kind: ErrorKind,
+    readonly reason: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(reason);
+    this.name = 'ApiError';
+    this.status = ERRORS[kind].status;
+    this.code = ERRORS[kind].code;
+  }
+
+  body(): { code: number; reason: string } {
+    return { code: this.code, reason: this.reason };
+  }
+}
+
+/** The `errorStatusMessage` groups and codes eipd sends. */
+export const REQUEST_INVALID = { group: 'request', code: 0 } as const;
+export const REQUEST_BODY_UNREADABLE = { group: 'request', code: 1 } as const;
+export const AUTH_INVALID = {
+  group: 'auth_verify',
+  code: 0,
+  message: 'Invalid access token.',
+} as const;
+export const AUTH_EXPIRED = {
+  group: 'auth_verify',
+  code: 1,
+  message: 'Expired access token.',
+} as const;
+
+/** The exact published 503 body for an unreachable database: no code, no detail. */
+export const DATABASE_UNAVAILABLE_BODY = { reason: 'database is unavailable' } as const;

@@ -1,0 +1,116 @@
+/**
+ * The OpenAPI document (openapi/eipd.yaml) is the single source of the API's shape: routes,
+ * request validation and response serialization are all derived from it here, and the TypeScript
+ * types in src/generated/ are generated from the same file.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+
+export const OPENAPI_PATH = fileURLToPath(new URL('../../openapi/eipd.yaml', import.meta.url));
+
+export type JsonSchema = { [key: string]: unknown };
+
+export interface OpenApiDocument {
+  openapi: string;
+  paths: Record<string, Record<string, OperationObject>>;
+  components: { schemas: Record<string, JsonSchema>; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+interface OperationObject {
+  operationId: string;
+  requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
+  responses: Record<string, JsonSchema>;
+  [key: string]: unknown;
+}
+
+export interface Operation {
+  operationId: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** The OpenAPI path (`/v1/elastic-ips/{id}`). */
+  path: string;
+  /** The same path in Fastify's syntax (`/v1/elastic-ips/:id`). */
+  routePath: string;
+  /** The JSON request body schema with every $ref resolved, if the operation takes a body. */
+  bodySchema: JsonSchema | undefined;
+  /** The 200 response schema with every $ref resolved, used to serialize successes. */
+  successSchema: JsonSchema | undefined;
+}
+
+const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete']);
+
+export interface RuntimeOptions {
+  /** The configured upper bound on allocate's `count` (EIPD_MAX_ALLOCATE_COUNT). */
+  maxAllocateCount: number;
+}
+
+/** Reads the document and applies the server's configuration to it (what /openapi.json shows). */
+export function loadOpenApi(options: RuntimeOptions): OpenApiDocument {
+  const doc = parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as OpenApiDocument;
+  const count = (
+    doc.components.schemas.elasticIPAllocateReq?.properties as Record<string, JsonSchema>
+  )?.count;
+  if (count === undefined) throw new Error('openapi: elasticIPAllocateReq.count is missing');
+  count.maximum = options.maxAllocateCount;
+  return doc;
+}
+
+export function listOperations(doc: OpenApiDocument): Operation[] {
+  const operations: Operation[] = [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (!METHODS.has(method)) continue;
+      const body = op.requestBody?.content?.['application/json']?.schema;
+      const success = resolve(doc, op.responses['200']) as JsonSchema | undefined;
+      const successBody = (
+        success?.content as Record<string, { schema?: JsonSchema }> | undefined
+      )?.['application/json']?.schema;
+      operations.push({
+        operationId: op.operationId,
+        method: method.toUpperCase() as Operation['method'],
+        path,
+        routePath: path.replace(/\{([^}]+)\}/g, ':$1'),
+        bodySchema: body === undefined ? undefined : (deref(doc, body) as JsonSchema),
+        successSchema:
+          successBody === undefined ? undefined : (deref(doc, successBody) as JsonSchema),
+      });
+    }
+  }
+  return operations;
+}
+
+function resolve(doc: OpenApiDocument, node: unknown): unknown {
+  if (typeof node === 'object' && node !== null && '$ref' in node) {
+    const ref = (node as { $ref: unknown }).$ref;
+    if (typeof ref !== 'string' || !ref.startsWith('#/'))
+      throw new Error(`openapi: unsupported $ref ${String(ref)}`);
+    let target: unknown = doc;
+    for (const part of ref.slice(2).split('/')) {
+      target = (target as Record<string, unknown> | undefined)?.[
+        part.replace(/~1/g, '/').replace(/~0/g, '~')
+      ];
+    }
+    if (target === undefined) throw new Error(`openapi: dangling $ref ${ref}`);
+    return resolve(doc, target);
+  }
+  return node;
+}
+
+/**
+ * Inlines every local $ref. In OpenAPI 3.0 the siblings of a $ref are ignored (the seed puts a
+ * `description` next to one), so the referenced schema replaces the whole node. The documents
+ * here have no recursive schemas; a cycle would be a bug in the document and throws.
+ */
+export function deref(doc: OpenApiDocument, node: unknown, seen: string[] = []): unknown {
+  if (Array.isArray(node)) return node.map((n) => deref(doc, n, seen));
+  if (typeof node !== 'object' || node === null) return node;
+  if ('$ref' in node) {
+    const ref = String((node as { $ref: unknown }).$ref);
+    if (seen.includes(ref)) throw new Error(`openapi: recursive $ref ${ref}`);
+    return deref(doc, resolve(doc, node), [...seen, ref]);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = deref(doc, v, seen);
+  return out;
+}

@@ -1,0 +1,16 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Database } from '../../db/database.js';
+import type { Caller } from '../../elastic-ips/allocate.js';
+
+export interface RouteContext {
+  db: Database;
+  /** The authenticated tenant; the auth hook guarantees it on tenant routes. */
+  caller(request: FastifyRequest): Caller;
+}
+
+/** One per operationId: take validated input, call one use case, return its result. */
+export type OperationHandler = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ctx: RouteContext,
+) => Promise<unknown>;

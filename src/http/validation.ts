@@ -1,0 +1,158 @@
+/**
+ * Request validation from the OpenAPI schemas, and the published `validationDetail` format for
+ * what fails.
+ *
+ * Ajv is configured against its defaults on purpose: no type coercion (`"count": "2"` is an error,
+ * not 2), no defaults filled in (the seed's `count: default 1` is documentation: count is
+ * required), and every error collected, so that one 400 lists every violation.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { JsonSchema } from './openapi.js';
+
+// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+export interface ValidationDetail {
+  field: string;
+  expression: string;
+  argument: string;
+  originalValue: string;
+  reason: string;
+}
+
+/** One fixed sentence per keyword (listed in the README); the specifics go in `argument`. */
+export const REASONS: Readonly<Record<string, string>> = {
+  required: 'This field is required.',
+  type: 'This field has the wrong type.',
+  pattern: 'This field does not match the required pattern.',
+  maxLength: 'This field is too long.',
+  minLength: 'This field is too short.',
+  minimum: 'This field is below the minimum.',
+  maximum: 'This field is above the maximum.',
+  additionalProperties: 'This field is not allowed.',
+  format: 'This field is not in the required format.',
+  enum: 'This field is not one of the allowed values.',
+};
+const FALLBACK_REASON = 'This field is invalid.';
+
+const ORIGINAL_VALUE_MAX = 256;
+
+export function createAjv(): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    coerceTypes: false,
+    useDefaults: false,
+    removeAdditional: false,
+    strict: true,
+    // OpenAPI 3.0's `nullable` is understood natively by Ajv.
+  });
+  addFormats(ajv);
+  // Annotations that OpenAPI documents carry and that do not affect validation.
+  ajv.addVocabulary([
+    'example',
+    'x-go-type-skip-optional-pointer',
+    'discriminator',
+    'xml',
+    'externalDocs',
+  ]);
+  return ajv;
+}
+
+export function compileValidator(ajv: Ajv, schema: JsonSchema): ValidateFunction {
+  return ajv.compile(schema);
+}
+
+/** JSON text of a received value, cut at 256 characters without splitting a surrogate pair. */
+export function originalValueText(value: unknown): string {
+  const text = value === undefined ? '' : (JSON.stringify(value) ?? '');
+  const chars = Array.from(text);
+  return chars.length <= ORIGINAL_VALUE_MAX ? text : chars.slice(0, ORIGINAL_VALUE_MAX).join('');
+}
+
+function pointerToSegments(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function valueAt(root: unknown, segments: readonly string[]): unknown {
+  let node = root;
+  for (const s of segments) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[s];
+  }
+  return node;
+}
+
+function argumentOf(error: ErrorObject): string {
+  const p = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'pattern':
+      return String(p.pattern);
+    case 'maxLength':
+    case 'minLength':
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return String(p.limit);
+    case 'type':
+      return String(p.type);
+    case 'format':
+      return String(p.format);
+    case 'enum':
+      return Array.isArray(p.allowedValues) ? p.allowedValues.map(String).join(',') : '';
+    case 'additionalProperties':
+      return 'false';
+    default:
+      return '';
+  }
+}
+
+/**
+ * Turns Ajv's errors into `validationDetail` entries: `field` is the dotted path, `expression` the
+ * keyword, `argument` its parameter, `originalValue` the received JSON (empty when missing).
+ * Entries follow the schema's property order (then, for one property, its keyword order);
+ * unknown fields come last in the order they were sent.
+ */
+export function toValidationDetails(
+  errors: readonly ErrorObject[],
+  body: unknown,
+  schema: JsonSchema,
+): ValidationDetail[] {
+  const properties = Object.keys((schema.properties as Record<string, unknown> | undefined) ?? {});
+  const bodyKeys = typeof body === 'object' && body !== null ? Object.keys(body) : [];
+  const ranked = errors.map((error) => {
+    const segments = pointerToSegments(error.instancePath);
+    const p = error.params as Record<string, unknown>;
+    let value: unknown;
+    if (error.keyword === 'required') {
+      segments.push(String(p.missingProperty));
+      value = undefined;
+    } else if (error.keyword === 'additionalProperties') {
+      segments.push(String(p.additionalProperty));
+      value = valueAt(body, segments);
+    } else {
+      value = valueAt(body, segments);
+    }
+    const top = segments[0] ?? '';
+    const known = properties.indexOf(top);
+    const rank = known >= 0 ? known : properties.length + bodyKeys.indexOf(top);
+    const propertySchema = (schema.properties as Record<string, JsonSchema> | undefined)?.[top];
+    const keywordRank =
+      propertySchema === undefined ? 0 : Object.keys(propertySchema).indexOf(error.keyword);
+    const detail: ValidationDetail = {
+      field: segments.join('.'),
+      expression: error.keyword,
+      argument: argumentOf(error),
+      originalValue: error.keyword === 'required' ? '' : originalValueText(value),
+      reason: REASONS[error.keyword] ?? FALLBACK_REASON,
+    };
+    return { rank, keywordRank, detail };
+  });
+  ranked.sort((a, b) => a.rank - b.rank || a.keywordRank - b.keywordRank);
+  return ranked.map((r) => r.detail);
+}

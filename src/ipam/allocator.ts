@@ -1,0 +1,203 @@
+/**
+ * The address allocator: hands out never-used addresses of a product's pools, inside the caller's
+ * transaction.
+ *
+ * Representation. A pool's never-used addresses are a handful of disjoint ranges in
+ * `pool_free_ranges`: a row covers [lo, hi], of which [next_free, hi] is still free. A new pool
+ * starts as up to MAX_STRIPES equal stripes minus its reserved addresses (free-ranges.ts). Taking k
+ * addresses from a row is `next_free += k`, or deleting the row when it runs dry; an explicit
+ * address in the middle of a row splits it in two (carveAddress). Nothing is ever stored per
+ * address for the whole pool, so an IPv4 /8 or an IPv6 /48 costs the same handful of rows as a /24,
+ * and taking an address is an index probe on (pool, lo) plus one update: the cost does not depend
+ * on the pool's size or on how full it is (contract rule 6).
+ *
+ * Concurrency argument (contract rules 1 and 2).
+ * 1. Every row is locked (FOR UPDATE) before its next_free is read for use, and the same
+ *    transaction advances next_free past what it takes before it commits. Two transactions can
+ *    therefore never take the same address from the same row: the second one either skips the
+ *    locked row (SKIP LOCKED) or waits for it and then sees the advanced next_free (READ COMMITTED
+ *    re-reads the newest row version after the wait; a deleted row is not returned at all).
+ * 2. Rows of a pool are disjoint, and pools are disjoint (an exclusion constraint), so an address
+ *    is in at most one row; rule 1 then means it is handed out at most once from the free ranges.
+ * 3. Independently of all that, the partial unique index `elastic_ips_one_live_holder` refuses a
+ *    second live EIP on the same address. The argument above is why that never fires in normal
+ *    operation; the index is why a bug here could never become a double allocation.
+ * 4. All ranges taken for one request are taken in the caller's transaction. If the request cannot
+ *    be satisfied in full the caller rolls back, and the rollback restores every next_free: a
+ *    `count: N` request gets N addresses or none.
+ * Contention: SKIP LOCKED sends concurrent allocations to different stripes. Only when every
+ * remaining row is locked does a transaction wait (FOR UPDATE without SKIP LOCKED), so a nearly
+ * full pool is never reported empty just because its last rows are busy. A transaction that takes
+ * several rows may deadlock with another doing the same; PostgreSQL aborts one with 40P01 and the
+ * transaction wrapper runs it again.
+ */
+import type { Queryable } from '../db/database.js';
+import type { Family } from './address.js';
+
+export interface PoolRef {
+  name: string;
+  family: Family;
+}
+
+export interface ClaimedAddress {
+  pool: string;
+  family: Family;
+  address: bigint;
+}
+
+export type ClaimResult =
+  | { ok: true; addresses: ClaimedAddress[] }
+  | { ok: false; available: bigint };
+
+interface RangeRow extends Record<string, unknown> {
+  lo: string;
+  next_free: string;
+  hi: string;
+}
+
+const PICK_UNLOCKED = `
+  SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
+  WHERE pool = $1 ORDER BY lo LIMIT 1 FOR UPDATE SKIP LOCKED`;
+
+const PICK_WAITING = `
+  SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
+  WHERE pool = $1 ORDER BY lo LIMIT 1 FOR UPDATE`;
+
+const ANY_RANGE_LEFT = `SELECT EXISTS (SELECT 1 FROM pool_free_ranges WHERE pool = $1) AS left`;
+
+/**
+ * Upper bound on lock waits in one claim. Every wait ends with another transaction having taken
+ * or freed addresses, so running out of it means pathological churn; better to fail the request
+ * (the wrapper reports contention) than to spin.
+ */
+const MAX_WAITS = 1000;
+
+/**
+ * Takes `count` never-used addresses from `pools` (in the given order), all in the caller's
+ * transaction. When fewer are free, returns how many were available and leaves the caller to roll
+ * back what was taken so far.
+ */
+export async function claimAddresses(
+  tx: Queryable,
+  pools: readonly PoolRef[],
+  count: number,
+): Promise<ClaimResult> {
+  const taken: ClaimedAddress[] = [];
+  let remaining = BigInt(count);
+  let waits = 0;
+
+  // First pass: rows nobody else holds, pool by pool.
+  const busy: PoolRef[] = [];
+  for (const pool of pools) {
+    while (remaining > 0n) {
+      const [row] = await tx.query<RangeRow>(PICK_UNLOCKED, [pool.name]);
+      if (row === undefined) break;
+      remaining -= await takeFromRow(tx, pool, row, remaining, taken);
+    }
+    if (remaining === 0n) break;
+    const [left] = await tx.query<{ left: boolean }>(ANY_RANGE_LEFT, [pool.name]);
+    if (left?.left === true) busy.push(pool);
+  }
+
+  // Second pass: pools whose remaining rows are all locked by other transactions. Wait for them.
+  for (const pool of busy) {
+    while (remaining > 0n) {
+      if (++waits > MAX_WAITS) throw new Error('allocator gave up waiting for free ranges');
+      const [row] = await tx.query<RangeRow>(PICK_WAITING, [pool.name]);
+      if (row !== undefined) {
+        remaining -= await takeFromRow(tx, pool, row, remaining, taken);
+        continue;
+      }
+      // The row we waited for was deleted (exhausted by its holder). Others may remain.
+      const [left] = await tx.query<{ left: boolean }>(ANY_RANGE_LEFT, [pool.name]);
+      if (left?.left !== true) break;
+    }
+    if (remaining === 0n) break;
+  }
+
+  if (remaining > 0n) {
+    return { ok: false, available: BigInt(taken.length) + (await countFree(tx, pools)) };
+  }
+  return { ok: true, addresses: taken };
+}
+
+async function takeFromRow(
+  tx: Queryable,
+  pool: PoolRef,
+  row: RangeRow,
+  wanted: bigint,
+  into: ClaimedAddress[],
+): Promise<bigint> {
+  const next = BigInt(row.next_free);
+  const hi = BigInt(row.hi);
+  const free = hi - next + 1n;
+  const take = wanted < free ? wanted : free;
+  if (take === free) {
+    await tx.query('DELETE FROM pool_free_ranges WHERE pool = $1 AND lo = $2::numeric', [
+      pool.name,
+      row.lo,
+    ]);
+  } else {
+    await tx.query(
+      'UPDATE pool_free_ranges SET next_free = $3::numeric WHERE pool = $1 AND lo = $2::numeric',
+      [pool.name, row.lo, (next + take).toString()],
+    );
+  }
+  for (let a = next; a < next + take; a++) {
+    into.push({ pool: pool.name, family: pool.family, address: a });
+  }
+  return take;
+}
+
+/** Never-used addresses left in `pools` (an exact integer; IPv6 pools exceed 2^64). */
+export async function countFree(tx: Queryable, pools: readonly PoolRef[]): Promise<bigint> {
+  const [row] = await tx.query<{ free: string }>(
+    `SELECT COALESCE(SUM(hi - next_free + 1), 0)::text AS free
+     FROM pool_free_ranges WHERE pool = ANY($1::text[])`,
+    [pools.map((p) => p.name)],
+  );
+  return BigInt(row?.free ?? '0');
+}
+
+/**
+ * Removes one address from the pool's never-used ranges (a newly reserved address now; an
+ * explicitly requested address later). Returns false when the address is not among them (already
+ * handed out, or reserved before).
+ */
+export async function carveAddress(tx: Queryable, pool: string, address: bigint): Promise<boolean> {
+  const a = address.toString();
+  const [row] = await tx.query<RangeRow>(
+    `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
+     WHERE pool = $1 AND lo <= $2::numeric ORDER BY lo DESC LIMIT 1 FOR UPDATE`,
+    [pool, a],
+  );
+  if (row === undefined) return false;
+  const next = BigInt(row.next_free);
+  const hi = BigInt(row.hi);
+  if (address < next || address > hi) return false;
+  if (next === hi) {
+    await tx.query('DELETE FROM pool_free_ranges WHERE pool = $1 AND lo = $2::numeric', [
+      pool,
+      row.lo,
+    ]);
+  } else if (address === next) {
+    await tx.query(
+      'UPDATE pool_free_ranges SET next_free = $3::numeric WHERE pool = $1 AND lo = $2::numeric',
+      [pool, row.lo, (address + 1n).toString()],
+    );
+  } else {
+    // Keep [lo, address-1] in this row and start a new row at address+1 for the rest.
+    await tx.query(
+      'UPDATE pool_free_ranges SET hi = $3::numeric WHERE pool = $1 AND lo = $2::numeric',
+      [pool, row.lo, (address - 1n).toString()],
+    );
+    if (address < hi) {
+      const after = (address + 1n).toString();
+      await tx.query(
+        'INSERT INTO pool_free_ranges (pool, lo, next_free, hi) VALUES ($1, $2::numeric, $2::numeric, $3::numeric)',
+        [pool, after, row.hi],
+      );
+    }
+  }
+  return true;
+}

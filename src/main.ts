@@ -1,0 +1,118 @@
+/**
+ * eipd's entry point: read config → open database → migrate → apply catalog → build app → listen.
+ * SIGTERM/SIGINT stop accepting, let in-flight requests finish, then close the database.
+ */
+import { fileURLToPath } from 'node:url';
+import { buildApp } from './app.js';
+import { demoOrgId, resolveAuth } from './auth/settings.js';
+import { createTokenVerifier, mintToken } from './auth/tokens.js';
+import { applyCatalog } from './catalog/apply.js';
+import { CatalogError, readCatalogFile } from './catalog/catalog-file.js';
+import { ConfigError, loadConfig } from './config.js';
+import { migrate } from './db/migrate.js';
+import { openDatabase } from './db/open.js';
+
+export const DEMO_CATALOG = fileURLToPath(new URL('../config/demo-catalog.yaml', import.meta.url));
+const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  const config = loadConfig(process.env);
+  const auth = await resolveAuth(config);
+  const verifier = await createTokenVerifier(auth.settings);
+  const catalogPath = config.catalogPath ?? DEMO_CATALOG;
+  const catalog = await readCatalogFile(catalogPath);
+
+  const db = await openDatabase(config);
+  const { app } = buildApp({
+    db,
+    verifier,
+    maxAllocateCount: config.maxAllocateCount,
+    bodyLimitBytes: config.bodyLimitBytes,
+    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+  });
+  try {
+    const migrations = await migrate(db);
+    if (migrations.applied.length > 0)
+      app.log.info({ applied: migrations.applied }, 'migrations applied');
+    if (migrations.newer.length > 0) {
+      app.log.warn({ newer: migrations.newer }, 'the database has migrations from a newer eipd');
+    }
+    const summary = await applyCatalog(db, catalog, catalogPath);
+    app.log.info({ catalog: catalogPath, ...summary }, 'catalog applied');
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: draining in-flight requests');
+    await app.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  let address: string;
+  try {
+    address = await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  app.log.info(
+    {
+      address,
+      database: config.database.kind,
+      startupMs: Math.round(performance.now() - startedAt),
+    },
+    'eipd is ready',
+  );
+  if (auth.generated && auth.signingSecret !== undefined) {
+    const orgId = await demoOrgId(config.dataDir);
+    const token = await mintToken({
+      secret: auth.signingSecret,
+      orgId,
+      subject: 'demo',
+      ttlSeconds: DEMO_TOKEN_TTL_SECONDS,
+      orgClaim: config.auth.orgClaim,
+    });
+    process.stdout.write(demoBanner(address, orgId, token));
+  }
+}
+
+function demoBanner(address: string, orgId: string, token: string): string {
+  return `
+eipd demo is ready at ${address} (embedded database; catalog: config/demo-catalog.yaml)
+
+A token for demo organization ${orgId}, valid 24 hours:
+
+  export TOKEN=${token}
+
+Allocate two addresses from the demo IPv4 pools:
+
+  curl -sS -X POST ${address}/v1/elastic-ips \\
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+    -d '{"idc":"demo-west1","product":"eip.ipv4.standard","name":"web-1","count":2}'
+
+Then read one back (use an id from the answer):
+
+  curl -sS ${address}/v1/elastic-ips/<id> -H "Authorization: Bearer $TOKEN"
+
+`;
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof CatalogError) {
+    process.stderr.write(`eipd: ${error.message}\n`);
+  } else {
+    process.stderr.write(
+      `eipd: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+  }
+  process.exit(1);
+});
