@@ -55,15 +55,17 @@ interface RangeRow extends Record<string, unknown> {
   hi: string;
 }
 
-const PICK_UNLOCKED = `
-  SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
-  WHERE pool = $1 ORDER BY lo LIMIT 1 FOR UPDATE SKIP LOCKED`;
-
-const PICK_WAITING = `
-  SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
-  WHERE pool = $1 ORDER BY lo LIMIT 1 FOR UPDATE`;
-
-const ANY_RANGE_LEFT = `SELECT EXISTS (SELECT 1 FROM pool_free_ranges WHERE pool = $1) AS left`;
+/** The statements of a claim, exported so tests can EXPLAIN exactly what runs (field case C12). */
+export const ALLOCATOR_SQL = {
+  pickUnlocked: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
+    WHERE pool = $1 ORDER BY lo LIMIT 1 FOR UPDATE SKIP LOCKED`,
+  pickWaiting: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
+    WHERE pool = $1 ORDER BY lo LIMIT 1 FOR UPDATE`,
+  anyRangeLeft: 'SELECT EXISTS (SELECT 1 FROM pool_free_ranges WHERE pool = $1) AS left',
+  advance: 'UPDATE pool_free_ranges SET next_free = $3::numeric WHERE pool = $1 AND lo = $2::numeric',
+  remove: 'DELETE FROM pool_free_ranges WHERE pool = $1 AND lo = $2::numeric',
+} as const;
+const { pickUnlocked: PICK_UNLOCKED, pickWaiting: PICK_WAITING, anyRangeLeft: ANY_RANGE_LEFT } = ALLOCATOR_SQL;
 
 /**
  * Upper bound on lock waits in one claim. Every wait ends with another transaction having taken
@@ -133,15 +135,9 @@ async function takeFromRow(
   const free = hi - next + 1n;
   const take = wanted < free ? wanted : free;
   if (take === free) {
-    await tx.query('DELETE FROM pool_free_ranges WHERE pool = $1 AND lo = $2::numeric', [
-      pool.name,
-      row.lo,
-    ]);
+    await tx.query(ALLOCATOR_SQL.remove, [pool.name, row.lo]);
   } else {
-    await tx.query(
-      'UPDATE pool_free_ranges SET next_free = $3::numeric WHERE pool = $1 AND lo = $2::numeric',
-      [pool.name, row.lo, (next + take).toString()],
-    );
+    await tx.query(ALLOCATOR_SQL.advance, [pool.name, row.lo, (next + take).toString()]);
   }
   for (let a = next; a < next + take; a++) {
     into.push({ pool: pool.name, family: pool.family, address: a });
@@ -176,15 +172,9 @@ export async function carveAddress(tx: Queryable, pool: string, address: bigint)
   const hi = BigInt(row.hi);
   if (address < next || address > hi) return false;
   if (next === hi) {
-    await tx.query('DELETE FROM pool_free_ranges WHERE pool = $1 AND lo = $2::numeric', [
-      pool,
-      row.lo,
-    ]);
+    await tx.query(ALLOCATOR_SQL.remove, [pool, row.lo]);
   } else if (address === next) {
-    await tx.query(
-      'UPDATE pool_free_ranges SET next_free = $3::numeric WHERE pool = $1 AND lo = $2::numeric',
-      [pool, row.lo, (address + 1n).toString()],
-    );
+    await tx.query(ALLOCATOR_SQL.advance, [pool, row.lo, (address + 1n).toString()]);
   } else {
     // Keep [lo, address-1] in this row and start a new row at address+1 for the rest.
     await tx.query(
