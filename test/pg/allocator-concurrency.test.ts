@@ -1,0 +1,54 @@
+/**
+ * Rules 1 and 2 under real concurrency on PostgreSQL, in one process with a connection pool:
+ * parallel multi-address allocations racing for the last addresses of a pool.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { allocateBody, startTestApp, type TestApp } from '../support/app.js';
+
+const CATALOG = `
+idcs: [{ name: race-1 }]
+products:
+  - { name: eip.race, internetConnectionType: BGP, maxBandwidth: 1 Gbps }
+pools:
+  - { name: race-a, idc: race-1, cidr: 198.51.100.0/26, products: [eip.race] }
+`;
+
+describe('allocator under concurrency (postgres)', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ backend: 'postgres', catalog: CATALOG });
+  });
+  after(() => t.close());
+
+  test('30 parallel count:3 on 62 addresses: exactly 20 succeed, all or nothing, no duplicates', async () => {
+    const tokens = await Promise.all(Array.from({ length: 30 }, () => t.token()));
+    const responses = await Promise.all(
+      tokens.map((token) =>
+        t.app.inject({
+          method: 'POST',
+          url: '/v1/elastic-ips',
+          headers: { authorization: `Bearer ${token}` },
+          payload: allocateBody({ idc: 'race-1', product: 'eip.race', count: 3 }),
+        }),
+      ),
+    );
+    const statuses = responses.map((r) => r.statusCode);
+    assert.equal(statuses.filter((s) => s === 200).length, 20, statuses.join(','));
+    for (const r of responses.filter((x) => x.statusCode !== 200)) {
+      assert.equal(r.statusCode, 503, r.body);
+      assert.equal(r.json().code, 5031);
+    }
+    for (const r of responses.filter((x) => x.statusCode === 200)) assert.equal(r.json().length, 3);
+    const [row] = await t.db.query<{ live: number; distinct_addresses: number; events: number }>(
+      `SELECT count(*)::int AS live, count(DISTINCT address)::int AS distinct_addresses,
+              (SELECT count(*)::int FROM eip_events) AS events
+       FROM elastic_ips WHERE status <> 'released'`,
+    );
+    assert.deepEqual(row, { live: 60, distinct_addresses: 60, events: 60 });
+    const [free] = await t.db.query<{ n: string }>(
+      'SELECT COALESCE(sum(hi - next_free + 1), 0)::text AS n FROM pool_free_ranges',
+    );
+    assert.equal(free?.n, '2', 'the two addresses nobody could take in threes are still free');
+  });
+});
