@@ -62,10 +62,15 @@ export const ALLOCATOR_SQL = {
   pickWaiting: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
     WHERE pool = $1 ORDER BY lo LIMIT 1 FOR UPDATE`,
   anyRangeLeft: 'SELECT EXISTS (SELECT 1 FROM pool_free_ranges WHERE pool = $1) AS left',
-  advance: 'UPDATE pool_free_ranges SET next_free = $3::numeric WHERE pool = $1 AND lo = $2::numeric',
+  advance:
+    'UPDATE pool_free_ranges SET next_free = $3::numeric WHERE pool = $1 AND lo = $2::numeric',
   remove: 'DELETE FROM pool_free_ranges WHERE pool = $1 AND lo = $2::numeric',
 } as const;
-const { pickUnlocked: PICK_UNLOCKED, pickWaiting: PICK_WAITING, anyRangeLeft: ANY_RANGE_LEFT } = ALLOCATOR_SQL;
+const {
+  pickUnlocked: PICK_UNLOCKED,
+  pickWaiting: PICK_WAITING,
+  anyRangeLeft: ANY_RANGE_LEFT,
+} = ALLOCATOR_SQL;
 
 /**
  * Upper bound on lock waits in one claim. Every wait ends with another transaction having taken
