@@ -3,10 +3,14 @@
  * of the allocator's own statements (EXPLAIN (ANALYZE, BUFFERS)), not with a stopwatch.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Queryable } from '../../src/db/database.js';
 import { ALLOCATOR_SQL } from '../../src/ipam/allocator.js';
 import { allocateBody, startTestApp, type TestApp } from '../support/app.js';
+import { createPostgres } from '../support/databases.js';
+import { startFleet } from '../support/fleet.js';
+import { postJson } from '../support/http.js';
 
 const CATALOG = `
 idcs: [{ name: big-1 }]
@@ -122,3 +126,50 @@ describe('C12: huge prefixes (postgres)', () => {
     }
   });
 });
+
+describe('C12: memory (postgres, one eipd process)', () => {
+  test('C12: ten count:100 allocations on an IPv6 /64 leave the process memory flat', async () => {
+    const database = await createPostgres();
+    assert.ok(database.url);
+    const fleet = await startFleet({
+      databaseUrl: database.url,
+      catalogYaml: CATALOG,
+      processes: 1,
+    });
+    try {
+      const [server] = fleet.processes;
+      assert.ok(server);
+      const token = await fleet.token();
+      const allocate100 = async () => {
+        const res = await postJson(server.url, '/v1/elastic-ips', token, {
+          idc: 'big-1',
+          product: 'eip.v6.huge',
+          name: 'bulk',
+          count: 100,
+        });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+      };
+      // Warm up: JIT, connection pool, serializer caches.
+      for (let i = 0; i < 3; i++) await allocate100();
+      const before = await residentBytes(server.pid);
+      for (let i = 0; i < 10; i++) await allocate100();
+      const after = await residentBytes(server.pid);
+      const growth = after - before;
+      process.stdout.write(
+        `# C12 memory: resident ${before} → ${after} bytes (growth ${growth})\n`,
+      );
+      // A /64 has 2^64 addresses: anything that scaled with the prefix would be gigabytes.
+      assert.ok(growth < 16 * 1024 * 1024, `resident memory grew by ${growth} bytes`);
+    } finally {
+      await fleet.stop();
+      await database.dispose();
+    }
+  });
+});
+
+async function residentBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  assert.ok(match?.[1], 'VmRSS not found');
+  return Number(match[1]) * 1024;
+}
