@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TokenVerifier } from './auth/tokens.js';
 import type { Database } from './db/database.js';
-import { ERRORS } from './errors.js';
+import { ApiError, ERRORS } from './errors.js';
 import { tenantAuthHook } from './http/auth.js';
 import { handleError } from './http/error-handler.js';
 import { listOperations, loadOpenApi, type OpenApiDocument } from './http/openapi.js';
@@ -25,6 +25,22 @@ export interface AppDependencies {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** No request of the API nests more than a few levels; 32 leaves room and stays far from any stack limit. */
+const MAX_BODY_DEPTH = 32;
+
+/** Iterative, so that the check itself cannot overflow the stack. */
+function nestingExceeds(root: unknown, limit: number): boolean {
+  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 1 }];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (item === undefined) break;
+    if (typeof item.node !== 'object' || item.node === null) continue;
+    if (item.depth > limit) return true;
+    for (const child of Object.values(item.node))
+      stack.push({ node: child, depth: item.depth + 1 });
+  }
+  return false;
+}
 
 export function buildApp(deps: AppDependencies): {
   app: FastifyInstance;
@@ -100,6 +116,14 @@ export function buildApp(deps: AppDependencies): {
                   throw new UnreadableBodyError('The request body is missing.');
                 if (typeof body !== 'object' || body === null || Array.isArray(body)) {
                   throw new UnreadableBodyError('The request body must be a JSON object.');
+                }
+                // JSON.parse accepts nesting that JSON.stringify (logs, originalValue) cannot
+                // take back: refuse it before anything echoes the body.
+                if (nestingExceeds(body, MAX_BODY_DEPTH)) {
+                  throw new ApiError(
+                    'BODY_TOO_DEEP',
+                    `The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`,
+                  );
                 }
               },
             ],

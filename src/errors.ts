@@ -15,6 +15,7 @@ export const ERRORS = {
   ELASTIC_IP_NOT_FOUND: { status: 404, code: 4044 },
   ROUTE_NOT_FOUND: { status: 404, code: 4040 },
   PAYLOAD_TOO_LARGE: { status: 413, code: 4131 },
+  BODY_TOO_DEEP: { status: 413, code: 4132 },
   NO_FREE_ADDRESS: { status: 503, code: 5031 },
   INTERNAL: { status: 500, code: 5001 },
 } as const;

@@ -183,6 +183,21 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test('allocate refuses deeply nested JSON with 413 before echoing any of it', async () => {
+      const deep = `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+      const res = await post(deep);
+      assert.equal(res.statusCode, 413);
+      assert.deepEqual(res.json(), {
+        code: 4132,
+        reason: 'The request body is nested deeper than 32 levels.',
+      });
+      const shallow = await postBody(allocateBody({ name: [[[['x']]]] }));
+      assert.equal(shallow.statusCode, 400);
+      assert.deepEqual(shallow.json().validationDetail, [
+        detail('name', 'type', 'string', '[[[["x"]]]]'),
+      ]);
+    });
+
     test('allocate refuses prototype-poisoning keys as unreadable, not as a 500', async () => {
       const res = await post('{"__proto__":{"count":1},"idc":"test-east1"}');
       assert.equal(res.statusCode, 400);
