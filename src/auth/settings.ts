@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Config, ConfigError } from '../config.js';
-import type { AuthSettings } from './tokens.js';
+import { type AuthSettings, validateAuthSettings } from './tokens.js';
 
 export interface ResolvedAuth {
   settings: AuthSettings;
@@ -64,6 +64,8 @@ export async function resolveAuth(config: Config): Promise<ResolvedAuth> {
     ...(a.issuer === undefined ? {} : { issuer: a.issuer }),
     ...(a.audience === undefined ? {} : { audience: a.audience }),
   };
+  const problems = validateAuthSettings(settings);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => `authentication: ${p}`));
   return { settings, signingSecret: secret, generated };
 }
 

@@ -1,0 +1,70 @@
+/**
+ * Start-up refusals of the built server: a bad catalog or bad configuration stops eipd with a
+ * message that says what to fix, and exit code 1, before it listens.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+
+function run(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN], {
+      env: { PATH: process.env.PATH ?? '', EIPD_PORT: '0', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`eipd did not stop by itself; stderr: ${stderr}`));
+    }, 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+describe('start-up refusals', () => {
+  test('an invalid catalog stops start-up with every problem, each naming its pool', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'eipd-startup-'));
+    const catalog = join(dir, 'catalog.yaml');
+    await writeFile(
+      catalog,
+      `idcs: [{ name: dc-1 }]
+products: [{ name: v4, internetConnectionType: BGP, maxBandwidth: 1 Gbps }]
+pools:
+  - { name: edge-a, idc: dc-1, cidr: 010.0.0.0/24, products: [v4] }
+  - { name: edge-b, idc: dc-1, cidr: 203.0.113.0/24, products: [v9] }
+  - { name: edge-c, idc: dc-1, cidr: 203.0.113.128/25, products: [v4] }
+`,
+    );
+    const { code, stderr } = await run({ EIPD_CATALOG: catalog, EIPD_DATA_DIR: join(dir, 'data') });
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /pool "edge-a": "010\.0\.0\.0\/24" is not a valid CIDR/);
+    assert.match(stderr, /pool "edge-b": unknown product "v9"/);
+    assert.match(stderr, /pool "edge-b" \(203\.0\.113\.0\/24 in IDC dc-1\) overlaps pool "edge-c"/);
+  });
+
+  test('bad settings stop start-up listing every bad key', async () => {
+    const { code, stderr } = await run({ EIPD_PORT: 'abc', EIPD_MAX_ALLOCATE_COUNT: '0' });
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /EIPD_PORT/);
+    assert.match(stderr, /EIPD_MAX_ALLOCATE_COUNT/);
+  });
+
+  test('a short HS256 secret is refused without echoing it', async () => {
+    const { code, stderr } = await run({ EIPD_JWT_SECRET: 'hunter2-but-short' });
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /32 bytes/);
+    assert.doesNotMatch(stderr, /hunter2/);
+  });
+});
