@@ -53,8 +53,10 @@ function urlFor(database: string): string {
   return url.toString();
 }
 
-/** A new, migrated PostgreSQL database. */
-export async function createPostgres(options: { poolSize?: number } = {}): Promise<TestDatabase> {
+/** A new PostgreSQL database, migrated unless `migrate: false`. */
+export async function createPostgres(
+  options: { poolSize?: number; migrate?: boolean } = {},
+): Promise<TestDatabase> {
   const name = `eipd_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -70,7 +72,7 @@ export async function createPostgres(options: { poolSize?: number } = {}): Promi
     connectTimeoutMs: 5000,
     statementTimeoutMs: 10_000,
   });
-  await migrate(db);
+  if (options.migrate !== false) await migrate(db);
   return {
     db,
     url,
