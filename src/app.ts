@@ -3,12 +3,17 @@
  * main.ts listens; tests call buildApp and use inject().
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { TokenVerifier } from './auth/tokens.js';
 import type { Database } from './db/database.js';
 import { ApiError, ERRORS } from './errors.js';
 import { tenantAuthHook } from './http/auth.js';
-import { handleError } from './http/error-handler.js';
+import { answerRouterRefusal, handleError } from './http/error-handler.js';
 import { listOperations, loadOpenApi, type OpenApiDocument } from './http/openapi.js';
 import { UnreadableBodyError } from './http/request-errors.js';
 import type { RouteContext } from './http/routes/handler.js';
@@ -47,6 +52,7 @@ export function buildApp(deps: AppDependencies): {
   document: OpenApiDocument;
 } {
   const document = loadOpenApi({ maxAllocateCount: deps.maxAllocateCount });
+  const authenticate = tenantAuthHook(deps.verifier);
   const app = Fastify({
     logger: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
@@ -57,6 +63,16 @@ export function buildApp(deps: AppDependencies): {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { coerceTypes: false, useDefaults: false, allErrors: true } },
+    // The router refuses some URLs before any route runs: a malformed percent-encoding, or a path
+    // segment over maxParamLength. Such an id can never be a uuid, so it is answered like any
+    // other id that is not one — after authentication, as a 404 — instead of Fastify's own body.
+    frameworkErrors: (error, request, reply) =>
+      answerRouterRefusal(
+        error,
+        request as FastifyRequest,
+        reply as unknown as FastifyReply,
+        authenticate,
+      ),
   });
 
   const ajv = createAjv();
@@ -75,7 +91,6 @@ export function buildApp(deps: AppDependencies): {
     });
   });
 
-  const authenticate = tenantAuthHook(deps.verifier);
   const ctx: RouteContext = {
     db: deps.db,
     caller(request) {

@@ -231,7 +231,7 @@ export interface components {
                 /**
                  * @example {
                  *       "code": 4131,
-                 *       "reason": "request body is larger than 1048576 bytes"
+                 *       "reason": "The request body is larger than the server accepts."
                  *     }
                  */
                 "application/json": components["schemas"]["error"];

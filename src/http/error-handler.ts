@@ -50,9 +50,43 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
       .code(400)
       .send(new UnreadableBodyError('The request body is not valid JSON.').body());
   }
+  return answerInternalError(error, request, reply);
+}
+
+function answerInternalError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   request.log.error({ err: error }, 'unexpected error');
   return reply.code(500).send({
     code: ERRORS.INTERNAL.code,
     reason: `internal error; quote request id ${request.id} when reporting it`,
   });
+}
+
+/**
+ * The router refuses some URLs before any route runs: a malformed percent-encoding, or a path
+ * segment longer than maxParamLength. Such an id can never be a uuid, so it is answered like any
+ * other id that is not one (after authentication, as a 404) instead of with Fastify's own body.
+ */
+export function answerRouterRefusal(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+): void {
+  reply.header('X-Request-Id', request.id);
+  request.caller = null;
+  authenticate(request, reply).then(
+    () => {
+      if (reply.sent) return;
+      const path = request.raw.url?.split('?')[0] ?? '';
+      const prefix = '/v1/elastic-ips/';
+      const refusal = path.startsWith(prefix)
+        ? new ApiError(
+            'ELASTIC_IP_NOT_FOUND',
+            `elastic IP ${(path.slice(prefix.length).split('/')[0] ?? '').slice(0, 36)} was not found`,
+          )
+        : new ApiError('ROUTE_NOT_FOUND', `no route for ${path.slice(0, 64)} (${error.code})`);
+      reply.code(refusal.status).send(refusal.body());
+    },
+    (failure: unknown) => answerInternalError(failure, request, reply),
+  );
 }
