@@ -25,4 +25,4 @@ export interface Database extends Queryable {
 }
 
 /** Bounded, because a transaction that keeps losing is a symptom to report, not to hide. */
-export const MAX_TRANSACTION_ATTEMPTS = 5;
+export const MAX_TRANSACTION_ATTEMPTS = 8;

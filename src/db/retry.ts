@@ -12,7 +12,9 @@ export async function withConflictRetry<T>(attempt: () => Promise<T>): Promise<T
     } catch (error) {
       if (!isRetryableConflict(error)) throw error;
       if (n >= MAX_TRANSACTION_ATTEMPTS) throw new TransactionContentionError(error);
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * 2 ** n));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.random() * Math.min(100, 5 * 2 ** n)),
+      );
     }
   }
 }

@@ -27,9 +27,12 @@
  *    `count: N` request gets N addresses or none.
  * Contention: SKIP LOCKED sends concurrent allocations to different stripes. Only when every
  * remaining row is locked does a transaction wait (FOR UPDATE without SKIP LOCKED), so a nearly
- * full pool is never reported empty just because its last rows are busy. A transaction that takes
- * several rows may deadlock with another doing the same; PostgreSQL aborts one with 40P01 and the
- * transaction wrapper runs it again.
+ * full pool is never reported empty just because its last rows are busy.
+ * Deadlock freedom: a transaction waits for a range lock only while it holds none. One that has
+ * already taken rows and finds the rest busy gives up instead (ClaimContention, SQLSTATE 40001):
+ * the wrapper rolls it back, which releases its rows, and runs it again after a short jittered
+ * pause. A waiter therefore never holds what another waiter wants, so no wait cycle can form,
+ * and nobody sits out PostgreSQL's deadlock_timeout near exhaustion.
  */
 import type { Queryable } from '../db/database.js';
 import type { Family } from './address.js';
@@ -73,6 +76,19 @@ const {
 } = ALLOCATOR_SQL;
 
 /**
+ * Thrown when a claim holds some ranges and would have to wait for more: the transaction must be
+ * rolled back and run again. It carries serialization_failure's SQLSTATE so that the transaction
+ * wrapper treats it like any other lost race.
+ */
+export class ClaimContention extends Error {
+  readonly code = '40001';
+  constructor() {
+    super('free ranges are busy; retrying the allocation');
+    this.name = 'ClaimContention';
+  }
+}
+
+/**
  * Upper bound on lock waits in one claim. Every wait ends with another transaction having taken
  * or freed addresses, so running out of it means pathological churn; better to fail the request
  * (the wrapper reports contention) than to spin.
@@ -91,41 +107,38 @@ export async function claimAddresses(
 ): Promise<ClaimResult> {
   const taken: ClaimedAddress[] = [];
   let remaining = BigInt(count);
-  let waits = 0;
-
-  // First pass: rows nobody else holds, pool by pool.
-  const busy: PoolRef[] = [];
-  for (const pool of pools) {
-    while (remaining > 0n) {
-      const [row] = await tx.query<RangeRow>(PICK_UNLOCKED, [pool.name]);
-      if (row === undefined) break;
-      remaining -= await takeFromRow(tx, pool, row, remaining, taken);
-    }
-    if (remaining === 0n) break;
-    const [left] = await tx.query<{ left: boolean }>(ANY_RANGE_LEFT, [pool.name]);
-    if (left?.left === true) busy.push(pool);
-  }
-
-  // Second pass: pools whose remaining rows are all locked by other transactions. Wait for them.
-  for (const pool of busy) {
-    while (remaining > 0n) {
-      if (++waits > MAX_WAITS) throw new Error('allocator gave up waiting for free ranges');
-      const [row] = await tx.query<RangeRow>(PICK_WAITING, [pool.name]);
-      if (row !== undefined) {
+  for (let waits = 0; ; waits++) {
+    // Rows nobody else holds, pool by pool, in the pools' order.
+    for (const pool of pools) {
+      while (remaining > 0n) {
+        const [row] = await tx.query<RangeRow>(PICK_UNLOCKED, [pool.name]);
+        if (row === undefined) break;
         remaining -= await takeFromRow(tx, pool, row, remaining, taken);
-        continue;
       }
-      // The row we waited for was deleted (exhausted by its holder). Others may remain.
-      const [left] = await tx.query<{ left: boolean }>(ANY_RANGE_LEFT, [pool.name]);
-      if (left?.left !== true) break;
     }
-    if (remaining === 0n) break;
-  }
+    if (remaining === 0n) return { ok: true, addresses: taken };
 
-  if (remaining > 0n) {
-    return { ok: false, available: BigInt(taken.length) + (await countFree(tx, pools)) };
+    // Every row left (if any) is locked by another transaction.
+    let busy: PoolRef | undefined;
+    for (const pool of pools) {
+      const [left] = await tx.query<{ left: boolean }>(ANY_RANGE_LEFT, [pool.name]);
+      if (left?.left === true) {
+        busy = pool;
+        break;
+      }
+    }
+    if (busy === undefined) {
+      return { ok: false, available: BigInt(taken.length) + (await countFree(tx, pools)) };
+    }
+    // Never wait while holding a range (see "Deadlock freedom" above).
+    if (taken.length > 0) throw new ClaimContention();
+    if (waits >= MAX_WAITS) throw new Error('allocator gave up waiting for free ranges');
+    // Wait for the busy pool's first row. It comes back as its holder left it, or not at all if
+    // the holder used it up; either way the next round sees the pool as it is now.
+    const [row] = await tx.query<RangeRow>(PICK_WAITING, [busy.name]);
+    if (row !== undefined) remaining -= await takeFromRow(tx, busy, row, remaining, taken);
+    if (remaining === 0n) return { ok: true, addresses: taken };
   }
-  return { ok: true, addresses: taken };
 }
 
 async function takeFromRow(
