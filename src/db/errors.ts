@@ -72,6 +72,7 @@ export function isUnavailable(error: unknown): boolean {
     // node-postgres reports these without a code.
     if (
       message.includes('Connection terminated') ||
+      message.includes('Query read timeout') ||
       message.includes('timeout exceeded when trying to connect') ||
       message.includes('Client has encountered a connection error') ||
       message.includes('connection timeout')
