@@ -13,7 +13,8 @@ import type { TokenVerifier } from './auth/tokens.js';
 import type { Database } from './db/database.js';
 import { ApiError, ERRORS } from './errors.js';
 import { tenantAuthHook } from './http/auth.js';
-import { answerRouterRefusal, handleError } from './http/error-handler.js';
+import { answerMalformedHttp, answerRouterRefusal, handleError } from './http/error-handler.js';
+import { registerJsonBodyParser } from './http/json-body.js';
 import { listOperations, loadOpenApi, type OpenApiDocument } from './http/openapi.js';
 import { UnreadableBodyError } from './http/request-errors.js';
 import type { RouteContext } from './http/routes/handler.js';
@@ -32,6 +33,8 @@ export interface AppDependencies {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** No request of the API nests more than a few levels; 32 leaves room and stays far from any stack limit. */
 const MAX_BODY_DEPTH = 32;
+/** The widest request body of the API has five fields. */
+const MAX_BODY_FIELDS = 64;
 
 /** Iterative, so that the check itself cannot overflow the stack. */
 function nestingExceeds(root: unknown, limit: number): boolean {
@@ -66,6 +69,10 @@ export function buildApp(deps: AppDependencies): {
     // The router refuses some URLs before any route runs: a malformed percent-encoding, or a path
     // segment over maxParamLength. Such an id can never be a uuid, so it is answered like any
     // other id that is not one — after authentication, as a 404 — instead of Fastify's own body.
+    // Requests that arrive while the server drains are still served (the database closes only
+    // after the last one), instead of getting Fastify's own 503 body.
+    return503OnClosing: false,
+    clientErrorHandler: answerMalformedHttp,
     frameworkErrors: (error, request, reply) =>
       answerRouterRefusal(
         error,
@@ -80,6 +87,7 @@ export function buildApp(deps: AppDependencies): {
   app.setErrorHandler(handleError);
   // Only JSON bodies: a text/plain body is a wrong media type, answered like any unreadable body.
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
   app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
@@ -134,6 +142,14 @@ export function buildApp(deps: AppDependencies): {
                 }
                 // JSON.parse accepts nesting that JSON.stringify (logs, originalValue) cannot
                 // take back: refuse it before anything echoes the body.
+                // One validationDetail entry per unknown field: bound how many there can be, so
+                // that a 1 MiB body of tiny keys cannot make a 12 MiB answer.
+                if (Object.keys(body).length > MAX_BODY_FIELDS) {
+                  throw new ApiError(
+                    'BODY_TOO_WIDE',
+                    `The request body has more than ${MAX_BODY_FIELDS} fields.`,
+                  );
+                }
                 if (nestingExceeds(body, MAX_BODY_DEPTH)) {
                   throw new ApiError(
                     'BODY_TOO_DEEP',

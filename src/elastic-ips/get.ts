@@ -10,13 +10,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * learn nothing about ids that are not theirs.
  */
 export function parseElasticIpId(raw: string): string {
-  if (!UUID.test(raw)) throw notFound(raw);
+  if (!UUID.test(raw)) throw elasticIpNotFound(raw);
   return raw.toLowerCase();
 }
 
-function notFound(id: string): ApiError {
-  // Echo at most a uuid's worth of the id: the reason names it without reflecting arbitrary input.
-  return new ApiError('ELASTIC_IP_NOT_FOUND', `elastic IP ${id.slice(0, 36)} was not found`);
+/** Longer ids are cut (and marked so), so that the reason never reflects arbitrary input. */
+const ECHOED_ID_CHARS = 64;
+
+export function elasticIpNotFound(id: string): ApiError {
+  const shown = id.length > ECHOED_ID_CHARS ? `${id.slice(0, ECHOED_ID_CHARS)}…` : id;
+  return new ApiError('ELASTIC_IP_NOT_FOUND', `elastic IP ${shown} was not found`);
 }
 
 export async function getElasticIp(
@@ -26,6 +29,6 @@ export async function getElasticIp(
 ): Promise<ElasticIpResponse> {
   const id = parseElasticIpId(rawId);
   const eip = await findElasticIp(db, orgId, id);
-  if (eip === undefined) throw notFound(id);
+  if (eip === undefined) throw elasticIpNotFound(id);
   return eip;
 }

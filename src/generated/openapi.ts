@@ -45,7 +45,7 @@ export interface components {
         /** @description Unknown fields are refused, so that a misspelt field cannot silently change what is allocated. */
         elasticIPAllocateReq: {
             /**
-             * @description How many addresses to allocate, all or none. The upper bound is the server's EIPD_MAX_ALLOCATE_COUNT (100 unless configured); the served document shows the configured value.
+             * @description How many addresses to allocate, all or none. The upper bound is the server's EIPD_MAX_ALLOCATE_COUNT (100 unless configured).
              * @default 1
              */
             count: number;
@@ -231,7 +231,7 @@ export interface components {
                 /**
                  * @example {
                  *       "code": 4131,
-                 *       "reason": "The request body is larger than the server accepts."
+                 *       "reason": "The request body is larger than 1048576 bytes."
                  *     }
                  */
                 "application/json": components["schemas"]["error"];

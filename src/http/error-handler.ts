@@ -2,16 +2,17 @@
  * The one place where failures become HTTP answers. Known refusals map to their documented shape;
  * anything else is a bug: logged with its stack, answered 500 with only the request id.
  */
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DatabaseUnavailableError, TransactionContentionError } from '../db/errors.js';
+import { elasticIpNotFound } from '../elastic-ips/get.js';
 import { ApiError, DATABASE_UNAVAILABLE_BODY, ERRORS, REQUEST_INVALID } from '../errors.js';
 import type { JsonSchema } from './openapi.js';
 import { UnreadableBodyError } from './request-errors.js';
 import { toValidationDetails } from './validation.js';
 
+/** Fastify's own body-reading refusals (the JSON parser's are UnreadableBodyErrors already). */
 const BODY_ERRORS: Readonly<Record<string, string>> = {
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'The request body is missing.',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'The request body is not valid JSON.',
   FST_ERR_CTP_INVALID_MEDIA_TYPE:
     'The request body must be sent as Content-Type: application/json.',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The request body does not match its Content-Length.',
@@ -41,14 +42,14 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return reply.code(413).send({
       code: ERRORS.PAYLOAD_TOO_LARGE.code,
-      reason: 'The request body is larger than the server accepts.',
+      reason: `The request body is larger than ${request.routeOptions.bodyLimit} bytes.`,
     });
   }
-  // JSON.parse errors and prototype-poisoning refusals surface as plain 400s from the parser.
-  if (error.statusCode === 400 || error instanceof SyntaxError) {
+  // Any other refusal of Fastify's body reading (a client aborting mid-body, say) is the client's.
+  if (error.code?.startsWith('FST_ERR_CTP_') && (error.statusCode ?? 500) < 500) {
     return reply
       .code(400)
-      .send(new UnreadableBodyError('The request body is not valid JSON.').body());
+      .send(new UnreadableBodyError('The request body could not be read.').body());
   }
   return answerInternalError(error, request, reply);
 }
@@ -80,13 +81,28 @@ export function answerRouterRefusal(
       const path = request.raw.url?.split('?')[0] ?? '';
       const prefix = '/v1/elastic-ips/';
       const refusal = path.startsWith(prefix)
-        ? new ApiError(
-            'ELASTIC_IP_NOT_FOUND',
-            `elastic IP ${(path.slice(prefix.length).split('/')[0] ?? '').slice(0, 36)} was not found`,
-          )
+        ? elasticIpNotFound(path.slice(prefix.length).split('/')[0] ?? '')
         : new ApiError('ROUTE_NOT_FOUND', `no route for ${path.slice(0, 64)} (${error.code})`);
       reply.code(refusal.status).send(refusal.body());
     },
     (failure: unknown) => answerInternalError(failure, request, reply),
+  );
+}
+
+/**
+ * Requests Node's HTTP parser cannot read (an unknown method, broken framing, headers over the
+ * limit) never reach Fastify's routing. They still get a body in the error shape.
+ */
+export function answerMalformedHttp(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) return;
+  const refusal =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new ApiError('HEADERS_TOO_LARGE', 'The request headers are too large.')
+      : new ApiError('MALFORMED_HTTP', 'The request is not valid HTTP/1.1.');
+  const body = JSON.stringify(refusal.body());
+  const reason = refusal.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${refusal.status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

@@ -123,8 +123,15 @@ export function toValidationDetails(
   body: unknown,
   schema: JsonSchema,
 ): ValidationDetail[] {
-  const properties = Object.keys((schema.properties as Record<string, unknown> | undefined) ?? {});
-  const bodyKeys = typeof body === 'object' && body !== null ? Object.keys(body) : [];
+  const properties = new Map(
+    Object.keys((schema.properties as Record<string, unknown> | undefined) ?? {}).map((k, i) => [
+      k,
+      i,
+    ]),
+  );
+  const bodyKeys = new Map(
+    (typeof body === 'object' && body !== null ? Object.keys(body) : []).map((k, i) => [k, i]),
+  );
   const ranked = errors.map((error) => {
     const segments = pointerToSegments(error.instancePath);
     const p = error.params as Record<string, unknown>;
@@ -139,8 +146,7 @@ export function toValidationDetails(
       value = valueAt(body, segments);
     }
     const top = segments[0] ?? '';
-    const known = properties.indexOf(top);
-    const rank = known >= 0 ? known : properties.length + bodyKeys.indexOf(top);
+    const rank = properties.get(top) ?? properties.size + (bodyKeys.get(top) ?? 0);
     const propertySchema = (schema.properties as Record<string, JsonSchema> | undefined)?.[top];
     const keywordRank =
       propertySchema === undefined ? 0 : Object.keys(propertySchema).indexOf(error.keyword);

@@ -201,7 +201,34 @@ for (const backend of BACKENDS) {
     test('allocate refuses prototype-poisoning keys as unreadable, not as a 500', async () => {
       const res = await post('{"__proto__":{"count":1},"idc":"test-east1"}');
       assert.equal(res.statusCode, 400);
-      assert.equal(res.json().code, 1);
+      assert.deepEqual(
+        res.json(),
+        unreadable('The request body must not contain __proto__ or constructor.prototype keys.'),
+      );
+    });
+
+    test('allocate refuses a body with more than 64 fields with 413, not one entry per field', async () => {
+      const wide: Record<string, unknown> = allocateBody();
+      for (let i = 0; i < 61; i++) wide[`k${i}`] = i;
+      const res = await postBody(wide);
+      assert.equal(res.statusCode, 413);
+      assert.deepEqual(res.json(), {
+        code: 4133,
+        reason: 'The request body has more than 64 fields.',
+      });
+      delete wide.k60;
+      const atLimit = await postBody(wide);
+      assert.equal(atLimit.statusCode, 400);
+      assert.equal(atLimit.json().validationDetail.length, 60);
+    });
+
+    test('allocate refuses a body over the size limit with 413 naming the limit', async () => {
+      const res = await postBody(allocateBody({ name: 'a'.repeat(1024 * 1024) }));
+      assert.equal(res.statusCode, 413);
+      assert.deepEqual(res.json(), {
+        code: 4131,
+        reason: 'The request body is larger than 1048576 bytes.',
+      });
     });
   });
 }

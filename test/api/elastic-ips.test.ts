@@ -124,8 +124,9 @@ for (const backend of BACKENDS) {
         [owner, unknown, unknown],
         [stranger, created.id, created.id],
         [owner, 'not-a-uuid', 'not-a-uuid'],
-        [owner, `${created.id}0`, `${created.id}0`.slice(0, 36)],
-        [owner, `urn:uuid:${created.id}`, `urn:uuid:${created.id}`.slice(0, 36)],
+        [owner, `${created.id}0`, `${created.id}0`],
+        [owner, `urn:uuid:${created.id}`, `urn:uuid:${created.id}`],
+        [owner, 'x'.repeat(80), `${'x'.repeat(64)}…`],
       ] as const) {
         const res = await get(token, id);
         assert.equal(res.statusCode, 404, id);
