@@ -81,10 +81,17 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  // A misspelt setting (EIPD_PROT) would otherwise be silently ignored. EIPD_TEST_* belong to the
+  // test suites.
+  const known = new Set(Object.keys(schema.shape));
+  const unknown = Object.keys(env)
+    .filter((k) => k.startsWith('EIPD_') && !k.startsWith('EIPD_TEST_') && !known.has(k))
+    .map((k) => `${k}: not a setting of eipd (misspelt?)`);
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
+  const issues = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (!parsed.success || unknown.length > 0) throw new ConfigError([...issues, ...unknown]);
   const e = parsed.data;
   const problems: string[] = [];
   if (e.DATABASE_URL !== undefined && !/^postgres(ql)?:\/\//.test(e.DATABASE_URL)) {

@@ -9,6 +9,8 @@ import { createTokenVerifier, mintToken } from './auth/tokens.js';
 import { applyCatalog } from './catalog/apply.js';
 import { CatalogError, readCatalogFile } from './catalog/catalog-file.js';
 import { ConfigError, loadConfig } from './config.js';
+import { DataDirInUseError } from './db/data-dir-lock.js';
+import { DatabaseUnavailableError } from './db/errors.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/open.js';
 
@@ -20,8 +22,11 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const auth = await resolveAuth(config);
   const verifier = await createTokenVerifier(auth.settings);
-  const catalogPath = config.catalogPath ?? DEMO_CATALOG;
-  const catalog = await readCatalogFile(catalogPath);
+  // The demo catalog is for the embedded database only: applying it to a production PostgreSQL
+  // would leave documentation ranges there for good (applying never deletes).
+  const catalogPath =
+    config.catalogPath ?? (config.database.kind === 'pglite' ? DEMO_CATALOG : undefined);
+  const catalog = catalogPath === undefined ? undefined : await readCatalogFile(catalogPath);
 
   const db = await openDatabase(config);
   const { app } = buildApp({
@@ -38,8 +43,12 @@ async function main(): Promise<void> {
     if (migrations.newer.length > 0) {
       app.log.warn({ newer: migrations.newer }, 'the database has migrations from a newer eipd');
     }
-    const summary = await applyCatalog(db, catalog, catalogPath);
-    app.log.info({ catalog: catalogPath, ...summary }, 'catalog applied');
+    if (catalog !== undefined && catalogPath !== undefined) {
+      const summary = await applyCatalog(db, catalog, catalogPath);
+      app.log.info({ catalog: catalogPath, ...summary }, 'catalog applied');
+    } else {
+      app.log.warn('EIPD_CATALOG is not set: serving the catalog already in the database');
+    }
   } catch (error) {
     await db.close();
     throw error;
@@ -81,23 +90,42 @@ async function main(): Promise<void> {
       ttlSeconds: DEMO_TOKEN_TTL_SECONDS,
       orgClaim: config.auth.orgClaim,
     });
-    process.stdout.write(demoBanner(address, orgId, token));
+    const example = catalog?.pools[0];
+    process.stdout.write(
+      demoBanner({
+        address,
+        orgId,
+        token,
+        catalog:
+          catalogPath === DEMO_CATALOG ? 'config/demo-catalog.yaml' : (catalogPath ?? 'none'),
+        idc: example?.idc ?? 'demo-west1',
+        product: example?.products[0] ?? 'eip.ipv4.standard',
+      }),
+    );
   }
 }
 
-function demoBanner(address: string, orgId: string, token: string): string {
+function demoBanner(b: {
+  address: string;
+  orgId: string;
+  token: string;
+  catalog: string;
+  idc: string;
+  product: string;
+}): string {
+  const { address, orgId, token } = b;
   return `
-eipd demo is ready at ${address} (embedded database; catalog: config/demo-catalog.yaml)
+eipd demo is ready at ${address} (embedded database; catalog: ${b.catalog})
 
 A token for demo organization ${orgId}, valid 24 hours:
 
   export TOKEN=${token}
 
-Allocate two addresses from the demo IPv4 pools:
+Allocate two addresses of product ${b.product} in IDC ${b.idc}:
 
   curl -sS -X POST ${address}/v1/elastic-ips \\
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
-    -d '{"idc":"demo-west1","product":"eip.ipv4.standard","name":"web-1","count":2}'
+    -d '{"idc":"${b.idc}","product":"${b.product}","name":"web-1","count":2}'
 
 Then read one back (use an id from the answer):
 
@@ -107,8 +135,15 @@ Then read one back (use an id from the answer):
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof CatalogError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof CatalogError ||
+    error instanceof DataDirInUseError
+  ) {
     process.stderr.write(`eipd: ${error.message}\n`);
+  } else if (error instanceof DatabaseUnavailableError) {
+    const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
+    process.stderr.write(`eipd: cannot reach the database: ${cause}\n`);
   } else {
     process.stderr.write(
       `eipd: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -245,12 +245,17 @@ export function validateAuthSettings(s: AuthSettings): string[] {
   return problems;
 }
 
-/** Returns the compact JWS from an Authorization header, or null if it is not exactly `Bearer <jws>`. */
+/** Spaces RFC 7235 allows between the scheme and the credentials (`1*SP`), within reason. */
+const MAX_SEPARATOR_SPACES = 8;
+
+/** Returns the compact JWS from an Authorization header, or null if it is not `Bearer <jws>`. */
 function extractBearerToken(header: string): string | null {
   // Length first: nothing below should scan an attacker-sized string.
-  if (header.length > BEARER_PREFIX.length + MAX_TOKEN_LENGTH) return null;
+  if (header.length > BEARER_PREFIX.length + MAX_SEPARATOR_SPACES + MAX_TOKEN_LENGTH) return null;
   if (header.slice(0, BEARER_PREFIX.length).toLowerCase() !== BEARER_PREFIX) return null;
-  const token = header.slice(BEARER_PREFIX.length);
+  let start = BEARER_PREFIX.length;
+  while (header[start] === ' ' && start < BEARER_PREFIX.length + MAX_SEPARATOR_SPACES) start++;
+  const token = header.slice(start);
   return JWS_COMPACT_RE.test(token) ? token : null;
 }
 

@@ -119,6 +119,17 @@ describe('configuration', () => {
     assert.equal(config.maxAllocateCount, 100);
   });
 
+  test('a misspelt EIPD_ setting is refused rather than ignored', () => {
+    assert.throws(
+      () => loadConfig({ EIPD_PROT: '9000', EIPD_PORT: 'x' }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.problems.some((p) => p.startsWith('EIPD_PORT:')) &&
+        e.problems.includes('EIPD_PROT: not a setting of eipd (misspelt?)'),
+    );
+    assert.equal(loadConfig({ EIPD_TEST_DATABASE_URL: 'postgres://x' }).port, 8080);
+  });
+
   test('a DATABASE_URL that is not PostgreSQL is refused', () => {
     assert.throws(
       () => loadConfig({ DATABASE_URL: 'mysql://x' }),
