@@ -1,0 +1,48 @@
+/**
+ * What a JSON body must be before schema validation even starts. Each limit exists because of
+ * what comes after it: validation needs an object; validationDetail has one entry per unknown
+ * field; and JSON.stringify (logs, originalValue) overflows the stack on nesting that JSON.parse
+ * happily accepts.
+ */
+import { ApiError } from '../errors.js';
+import { UnreadableBodyError } from './request-errors.js';
+
+/** No request of the API nests more than a few levels; 32 stays far from any stack limit. */
+export const MAX_BODY_DEPTH = 32;
+/** The widest request body of the API has five fields. */
+export const MAX_BODY_FIELDS = 64;
+
+export function checkBodyShape(body: unknown): void {
+  if (body === undefined) throw new UnreadableBodyError('The request body is missing.');
+  // A missing body, `null`, an array or a bare value is "not a JSON object" (code 1), not a list
+  // of missing fields.
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new UnreadableBodyError('The request body must be a JSON object.');
+  }
+  // Bounds the number of validationDetail entries: a 1 MiB body of tiny unknown keys would
+  // otherwise make a 12 MiB answer.
+  if (Object.keys(body).length > MAX_BODY_FIELDS) {
+    throw new ApiError(
+      'BODY_TOO_WIDE',
+      `The request body has more than ${MAX_BODY_FIELDS} fields.`,
+    );
+  }
+  if (nestingExceeds(body, MAX_BODY_DEPTH)) {
+    throw new ApiError(
+      'BODY_TOO_DEEP',
+      `The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`,
+    );
+  }
+}
+
+/** Iterative, so that the check itself cannot overflow the stack. */
+function nestingExceeds(root: unknown, limit: number): boolean {
+  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 1 }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    if (typeof item.node !== 'object' || item.node === null) continue;
+    if (item.depth > limit) return true;
+    for (const child of Object.values(item.node))
+      stack.push({ node: child, depth: item.depth + 1 });
+  }
+  return false;
+}
