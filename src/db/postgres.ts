@@ -59,8 +59,17 @@ export function openPostgres(settings: PostgresSettings): Database {
           throw new DatabaseUnavailableError(error);
         }
         let broken: Error | undefined;
+        // While checked out, a client's connection errors are ours to handle: without a listener
+        // a backend killed mid-transaction (failover, restart) is an unhandled 'error' event
+        // that takes the whole process down. The failed query rejects on its own.
+        const onConnectionError = (error: Error) => {
+          broken = error;
+        };
+        client.on('error', onConnectionError);
         try {
-          await client.query('BEGIN');
+          // Explicit, because the allocator's and the migrations' reasoning assumes READ
+          // COMMITTED whatever default_transaction_isolation the server has.
+          await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
           const tx: Queryable = {
             async query<R extends Row>(sql: string, params?: readonly unknown[]) {
               const result = await client.query<R>(sql, params as unknown[] | undefined);
@@ -74,14 +83,23 @@ export function openPostgres(settings: PostgresSettings): Database {
           await client.query('COMMIT');
           return value;
         } catch (error) {
-          try {
-            await client.query('ROLLBACK');
-          } catch (rollbackError) {
-            // The connection is unusable; make the pool discard it rather than hand it out again.
-            broken = rollbackError instanceof Error ? rollbackError : new Error('rollback failed');
+          if (broken === undefined && isUnavailable(error)) {
+            // A connection that just timed out or failed would only make ROLLBACK wait out the
+            // same timeout again; discarding it rolls the transaction back on the server.
+            broken = error instanceof Error ? error : new Error('connection unusable');
+          }
+          if (broken === undefined) {
+            try {
+              await client.query('ROLLBACK');
+            } catch (rollbackError) {
+              // The connection is unusable; make the pool discard it, not hand it out again.
+              broken =
+                rollbackError instanceof Error ? rollbackError : new Error('rollback failed');
+            }
           }
           throw translate(error);
         } finally {
+          client.off('error', onConnectionError);
           client.release(broken);
         }
       });
