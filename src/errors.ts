@@ -11,6 +11,7 @@
 export const ERRORS = {
   MALFORMED_HTTP: { status: 400, code: 4000 },
   HEADERS_TOO_LARGE: { status: 431, code: 4311 },
+  REQUEST_TIMEOUT: { status: 408, code: 4081 },
   IDC_NOT_FOUND: { status: 404, code: 4041 },
   PRODUCT_NOT_FOUND: { status: 404, code: 4042 },
   PRODUCT_NOT_OFFERED: { status: 404, code: 4043 },
@@ -20,6 +21,7 @@ export const ERRORS = {
   BODY_TOO_DEEP: { status: 413, code: 4132 },
   BODY_TOO_WIDE: { status: 413, code: 4133 },
   NO_FREE_ADDRESS: { status: 503, code: 5031 },
+  ADDRESSES_BUSY: { status: 503, code: 5032 },
   INTERNAL: { status: 500, code: 5001 },
 } as const;
 

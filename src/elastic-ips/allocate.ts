@@ -4,9 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/database.js';
+import { TransactionContentionError } from '../db/errors.js';
 import { ApiError } from '../errors.js';
 import { formatAddress } from '../ipam/address.js';
-import { claimAddresses } from '../ipam/allocator.js';
+import { ClaimContention, claimAddresses } from '../ipam/allocator.js';
 import { findOffering, insertAllocated } from './repository.js';
 
 export interface AllocateRequest {
@@ -30,6 +31,27 @@ export async function allocateElasticIps(
   caller: Caller,
   request: AllocateRequest,
 ): Promise<{ id: string }[]> {
+  try {
+    return await allocateOnce(db, caller, request);
+  } catch (error) {
+    // The database is fine; other requests kept the last free ranges busy for longer than the
+    // retries lasted. Say so, rather than "database is unavailable".
+    if (error instanceof TransactionContentionError && error.cause instanceof ClaimContention) {
+      throw new ApiError(
+        'ADDRESSES_BUSY',
+        `the free addresses of product ${request.product} in IDC ${request.idc} are being taken by other requests; retry`,
+        { 'Retry-After': '1' },
+      );
+    }
+    throw error;
+  }
+}
+
+async function allocateOnce(
+  db: Database,
+  caller: Caller,
+  request: AllocateRequest,
+): Promise<{ id: string }[]> {
   return db.transaction(async (tx) => {
     const offering = await findOffering(tx, request.idc, request.product);
     if (!offering.idcExists)
@@ -44,6 +66,13 @@ export async function allocateElasticIps(
       );
     }
     const pools = offering.pools.filter((p) => p.enabled);
+    if (pools.length === 0) {
+      throw new ApiError(
+        'NO_FREE_ADDRESS',
+        `no free address for product ${request.product} in IDC ${request.idc}: requested ${request.count}, available 0 (its pools there are disabled)`,
+        { 'Retry-After': String(EXHAUSTED_RETRY_AFTER_SECONDS) },
+      );
+    }
     const claim = await claimAddresses(tx, pools, request.count);
     if (!claim.ok) {
       // Throwing rolls back whatever part of the request was claimed.

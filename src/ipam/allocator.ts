@@ -28,11 +28,13 @@
  * Contention: SKIP LOCKED sends concurrent allocations to different stripes. Only when every
  * remaining row is locked does a transaction wait (FOR UPDATE without SKIP LOCKED), so a nearly
  * full pool is never reported empty just because its last rows are busy.
- * Deadlock freedom: a transaction waits for a range lock only while it holds none. One that has
- * already taken rows and finds the rest busy gives up instead (ClaimContention, SQLSTATE 40001):
- * the wrapper rolls it back, which releases its rows, and runs it again after a short jittered
- * pause. A waiter therefore never holds what another waiter wants, so no wait cycle can form,
- * and nobody sits out PostgreSQL's deadlock_timeout near exhaustion.
+ * Deadlock freedom: rows are ordered by (pool name, lo), and a transaction only ever waits for a
+ * row that comes after every row it already holds. Around any cycle of waits each row would have
+ * to come after the one before it, which is impossible, so no cycle can form and nobody sits out
+ * PostgreSQL's deadlock_timeout. (Rows taken with SKIP LOCKED never wait, so their order does not
+ * matter.) When the only busy rows come before one it holds, the transaction gives up instead
+ * (ClaimContention, SQLSTATE 40001): the wrapper rolls it back, releasing its rows, and runs it
+ * again after a short jittered pause.
  */
 import type { Queryable } from '../db/database.js';
 import type { Family } from './address.js';
@@ -63,17 +65,18 @@ export const ALLOCATOR_SQL = {
   pickUnlocked: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
     WHERE pool = $1 ORDER BY lo LIMIT 1 FOR UPDATE SKIP LOCKED`,
   pickWaiting: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
-    WHERE pool = $1 ORDER BY lo LIMIT 1 FOR UPDATE`,
-  anyRangeLeft: 'SELECT EXISTS (SELECT 1 FROM pool_free_ranges WHERE pool = $1) AS left',
+    WHERE pool = $1 AND lo > $2::numeric ORDER BY lo LIMIT 1 FOR UPDATE`,
+  anyRangeAfter:
+    'SELECT EXISTS (SELECT 1 FROM pool_free_ranges WHERE pool = $1 AND lo > $2::numeric) AS left',
+  anyRangeIn: 'SELECT EXISTS (SELECT 1 FROM pool_free_ranges WHERE pool = ANY($1::text[])) AS left',
   advance:
     'UPDATE pool_free_ranges SET next_free = $3::numeric WHERE pool = $1 AND lo = $2::numeric',
   remove: 'DELETE FROM pool_free_ranges WHERE pool = $1 AND lo = $2::numeric',
+  pickContaining: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
+    WHERE pool = $1 AND lo <= $2::numeric ORDER BY lo DESC LIMIT 1 FOR UPDATE`,
 } as const;
-const {
-  pickUnlocked: PICK_UNLOCKED,
-  pickWaiting: PICK_WAITING,
-  anyRangeLeft: ANY_RANGE_LEFT,
-} = ALLOCATOR_SQL;
+/** Below every address of either family: "no lower bound" for the waiting pick. */
+const NO_BOUND = '-1';
 
 /**
  * Thrown when a claim holds some ranges and would have to wait for more: the transaction must be
@@ -90,55 +93,88 @@ export class ClaimContention extends Error {
 
 /**
  * Upper bound on lock waits in one claim. Every wait ends with another transaction having taken
- * or freed addresses, so running out of it means pathological churn; better to fail the request
- * (the wrapper reports contention) than to spin.
+ * or freed addresses, so running out of it means pathological churn; the claim then gives up like
+ * any other contended one.
  */
 const MAX_WAITS = 1000;
 
 /**
- * Takes `count` never-used addresses from `pools` (in the given order), all in the caller's
- * transaction. When fewer are free, returns how many were available and leaves the caller to roll
+ * Takes `count` never-used addresses from `pools` (in name order, the order of the deadlock
+ * argument, whatever order they are given in), all in the caller's transaction. When fewer are free, returns how many were available and leaves the caller to roll
  * back what was taken so far.
  */
 export async function claimAddresses(
   tx: Queryable,
-  pools: readonly PoolRef[],
+  unordered: readonly PoolRef[],
   count: number,
 ): Promise<ClaimResult> {
+  const pools = [...unordered].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const taken: ClaimedAddress[] = [];
   let remaining = BigInt(count);
+  // The last row this transaction holds in (pool index, lo) order; it may only wait after it.
+  let highest: { pool: number; lo: bigint } | undefined;
+  const take = async (index: number, pool: PoolRef, row: RangeRow) => {
+    const lo = BigInt(row.lo);
+    if (
+      highest === undefined ||
+      index > highest.pool ||
+      (index === highest.pool && lo > highest.lo)
+    ) {
+      highest = { pool: index, lo };
+    }
+    remaining -= await takeFromRow(tx, pool, row, remaining, taken);
+  };
+
   for (let waits = 0; ; waits++) {
     // Rows nobody else holds, pool by pool, in the pools' order.
-    for (const pool of pools) {
+    for (const [index, pool] of pools.entries()) {
       while (remaining > 0n) {
-        const [row] = await tx.query<RangeRow>(PICK_UNLOCKED, [pool.name]);
+        const [row] = await tx.query<RangeRow>(ALLOCATOR_SQL.pickUnlocked, [pool.name]);
         if (row === undefined) break;
-        remaining -= await takeFromRow(tx, pool, row, remaining, taken);
+        await take(index, pool, row);
       }
     }
     if (remaining === 0n) return { ok: true, addresses: taken };
 
-    // Every row left (if any) is locked by another transaction.
-    let busy: PoolRef | undefined;
-    for (const pool of pools) {
-      const [left] = await tx.query<{ left: boolean }>(ANY_RANGE_LEFT, [pool.name]);
-      if (left?.left === true) {
-        busy = pool;
-        break;
-      }
-    }
-    if (busy === undefined) {
+    // Every row left, if any, is locked by another transaction.
+    const [any] = await tx.query<{ left: boolean }>(ALLOCATOR_SQL.anyRangeIn, [
+      pools.map((p) => p.name),
+    ]);
+    if (any?.left !== true) {
       return { ok: false, available: BigInt(taken.length) + (await countFree(tx, pools)) };
     }
-    // Never wait while holding a range (see "Deadlock freedom" above).
-    if (taken.length > 0) throw new ClaimContention();
-    if (waits >= MAX_WAITS) throw new Error('allocator gave up waiting for free ranges');
-    // Wait for the busy pool's first row. It comes back as its holder left it, or not at all if
-    // the holder used it up; either way the next round sees the pool as it is now.
-    const [row] = await tx.query<RangeRow>(PICK_WAITING, [busy.name]);
-    if (row !== undefined) remaining -= await takeFromRow(tx, busy, row, remaining, taken);
+    if (waits >= MAX_WAITS) throw new ClaimContention();
+    const target = await firstRowAfter(tx, pools, highest);
+    if (target === undefined) throw new ClaimContention();
+    // Wait for it. It comes back as its holder left it, or not at all if the holder used it up;
+    // either way the next round sees the pools as they are now.
+    const [row] = await tx.query<RangeRow>(ALLOCATOR_SQL.pickWaiting, [
+      target.pool.name,
+      target.after,
+    ]);
+    if (row !== undefined) await take(target.index, target.pool, row);
     if (remaining === 0n) return { ok: true, addresses: taken };
   }
+}
+
+/** The first pool that still has rows after `highest` in (pool index, lo) order, if any. */
+async function firstRowAfter(
+  tx: Queryable,
+  pools: readonly PoolRef[],
+  highest: { pool: number; lo: bigint } | undefined,
+): Promise<{ index: number; pool: PoolRef; after: string } | undefined> {
+  for (let index = highest?.pool ?? 0; index < pools.length; index++) {
+    const pool = pools[index];
+    if (pool === undefined) continue;
+    const after =
+      highest !== undefined && index === highest.pool ? highest.lo.toString() : NO_BOUND;
+    const [left] = await tx.query<{ left: boolean }>(ALLOCATOR_SQL.anyRangeAfter, [
+      pool.name,
+      after,
+    ]);
+    if (left?.left === true) return { index, pool, after };
+  }
+  return undefined;
 }
 
 async function takeFromRow(
@@ -180,11 +216,7 @@ export async function countFree(tx: Queryable, pools: readonly PoolRef[]): Promi
  */
 export async function carveAddress(tx: Queryable, pool: string, address: bigint): Promise<boolean> {
   const a = address.toString();
-  const [row] = await tx.query<RangeRow>(
-    `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
-     WHERE pool = $1 AND lo <= $2::numeric ORDER BY lo DESC LIMIT 1 FOR UPDATE`,
-    [pool, a],
-  );
+  const [row] = await tx.query<RangeRow>(ALLOCATOR_SQL.pickContaining, [pool, a]);
   if (row === undefined) return false;
   const next = BigInt(row.next_free);
   const hi = BigInt(row.hi);

@@ -10,14 +10,16 @@ const CATALOG = `
 idcs: [{ name: race-1 }]
 products:
   - { name: eip.race, internetConnectionType: BGP, maxBandwidth: 1 Gbps }
+  - { name: eip.hold, internetConnectionType: BGP, maxBandwidth: 1 Gbps }
 pools:
   - { name: race-a, idc: race-1, cidr: 198.51.100.0/26, products: [eip.race] }
+  - { name: eip.hold, idc: race-1, cidr: 203.0.113.0/24, products: [eip.hold] }
 `;
 
 describe('allocator under concurrency (postgres)', () => {
   let t: TestApp;
   before(async () => {
-    t = await startTestApp({ backend: 'postgres', catalog: CATALOG });
+    t = await startTestApp({ backend: 'postgres', catalog: CATALOG, maxAllocateCount: 300 });
   });
   after(() => t.close());
 
@@ -43,12 +45,44 @@ describe('allocator under concurrency (postgres)', () => {
     const [row] = await t.db.query<{ live: number; distinct_addresses: number; events: number }>(
       `SELECT count(*)::int AS live, count(DISTINCT address)::int AS distinct_addresses,
               (SELECT count(*)::int FROM eip_events) AS events
-       FROM elastic_ips WHERE status <> 'released'`,
+       FROM elastic_ips WHERE status <> 'released' AND pool = 'race-a'`,
     );
     assert.deepEqual(row, { live: 60, distinct_addresses: 60, events: 60 });
     const [free] = await t.db.query<{ n: string }>(
-      'SELECT COALESCE(sum(hi - next_free + 1), 0)::text AS n FROM pool_free_ranges',
+      "SELECT COALESCE(sum(hi - next_free + 1), 0)::text AS n FROM pool_free_ranges WHERE pool = 'race-a'",
     );
     assert.equal(free?.n, '2', 'the two addresses nobody could take in threes are still free');
+  });
+
+  test('a claim that needs a range another transaction holds waits for it instead of failing', async () => {
+    // Another transaction (an operator reserving an address, say) holds the pool's last range
+    // for a while. A request for every free address must wait for it, not give up.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked: () => void = () => {};
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = t.db.transaction(async (tx) => {
+      await tx.query(
+        "SELECT 1 FROM pool_free_ranges WHERE pool = 'eip.hold' AND lo = (SELECT max(lo) FROM pool_free_ranges WHERE pool = 'eip.hold') FOR UPDATE",
+      );
+      locked();
+      await held;
+    });
+    await isLocked;
+    const request = t.app.inject({
+      method: 'POST',
+      url: '/v1/elastic-ips',
+      headers: { authorization: `Bearer ${await t.token()}` },
+      payload: allocateBody({ idc: 'race-1', product: 'eip.hold', count: 254 }),
+    });
+    setTimeout(release, 1500);
+    const res = await request;
+    await holder;
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().length, 254);
   });
 });
