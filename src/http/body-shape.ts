@@ -2,7 +2,8 @@
  * What a JSON body must be before schema validation even starts. Each limit exists because of
  * what comes after it: validation needs an object; validationDetail has one entry per unknown
  * field; and JSON.stringify (logs, originalValue) overflows the stack on nesting that JSON.parse
- * happily accepts.
+ * happily accepts. Nesting is measured while the body is read (json-body.ts), in the same pass
+ * over the text that finds duplicate keys, so only the parsed body's own shape is checked here.
  */
 import { ApiError } from '../errors.js';
 import { UnreadableBodyError } from './request-errors.js';
@@ -27,22 +28,4 @@ export function checkBodyShape(body: unknown): void {
       `The request body has more than ${MAX_BODY_FIELDS} fields.`,
     );
   }
-  if (nestingExceeds(body, MAX_BODY_DEPTH)) {
-    throw new ApiError(
-      'BODY_TOO_DEEP',
-      `The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`,
-    );
-  }
-}
-
-/** Iterative, so that the check itself cannot overflow the stack. */
-function nestingExceeds(root: unknown, limit: number): boolean {
-  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 1 }];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    if (typeof item.node !== 'object' || item.node === null) continue;
-    if (item.depth > limit) return true;
-    for (const child of Object.values(item.node))
-      stack.push({ node: child, depth: item.depth + 1 });
-  }
-  return false;
 }
