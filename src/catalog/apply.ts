@@ -5,7 +5,13 @@
  * and IDCs missing from the file are left alone, and so are products removed from a pool's list.
  */
 import type { Database, Queryable } from '../db/database.js';
-import { type Cidr, cidrSize, type Family, formatCidr } from '../ipam/address.js';
+import {
+  type Cidr,
+  cidrSize,
+  type Family,
+  formatCidr,
+  IPV4_MAPPED_PREFIX,
+} from '../ipam/address.js';
 import { carveAddress } from '../ipam/allocator.js';
 import { initialFreeRanges } from '../ipam/free-ranges.js';
 import {
@@ -16,9 +22,6 @@ import {
 } from './catalog-file.js';
 
 const CATALOG_LOCK_KEY = 7_311_202_602;
-
-/** IPv4 sits at ::ffff:a.b.c.d on the shared number line that pools_do_not_overlap works on. */
-const IPV4_MAPPED_BASE = 0xffff_0000_0000n;
 
 export interface ApplySummary {
   idcsAdded: number;
@@ -104,7 +107,8 @@ async function loadExistingPools(tx: Queryable): Promise<ExistingPool[]> {
 }
 
 function span(cidr: Cidr): { lo: string; hi: string } {
-  const base = cidr.family === 4 ? IPV4_MAPPED_BASE + cidr.network : cidr.network;
+  // IPv4 sits at ::ffff:a.b.c.d on the number line that pools_do_not_overlap works on.
+  const base = cidr.family === 4 ? IPV4_MAPPED_PREFIX + cidr.network : cidr.network;
   return { lo: base.toString(), hi: (base + cidrSize(cidr)).toString() };
 }
 

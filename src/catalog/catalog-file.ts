@@ -15,6 +15,7 @@ import {
   type Family,
   formatAddress,
   formatCidr,
+  IPV4_MAPPED_CIDR,
   parseAddress,
   parseCidr,
   shortestCanonicalLength,
@@ -27,32 +28,59 @@ const slug = (max: number) =>
     .max(max)
     .regex(/^[a-zA-Z0-9._-]+$/, 'must match ^[a-zA-Z0-9._-]+$');
 
-const catalogSchema = z.strictObject({
-  idcs: z.array(z.strictObject({ name: slug(50) })).default([]),
-  products: z
-    .array(
-      z.strictObject({
-        name: slug(256),
-        internetConnectionType: z.enum(['BGP', 'Dual-Homed']),
-        maxBandwidth: z.string().min(1).max(1048576),
-      }),
-    )
-    .default([]),
-  pools: z
-    .array(
-      z.strictObject({
-        name: slug(100),
-        idc: z.string(),
-        cidr: z.string(),
-        products: z.array(z.string()).min(1),
-        reserved: z.array(z.string()).default([]),
-        enabled: z.boolean().default(true),
-      }),
-    )
-    .default([]),
+const idcSchema = z.strictObject({ name: slug(50) });
+
+const productSchema = z.strictObject({
+  name: slug(256),
+  internetConnectionType: z.enum(['BGP', 'Dual-Homed']),
+  maxBandwidth: z.string().min(1).max(1048576),
 });
 
-export type CatalogDocument = z.infer<typeof catalogSchema>;
+const poolSchema = z.strictObject({
+  name: slug(100),
+  idc: z.string(),
+  cidr: z.string(),
+  products: z.array(z.string()).min(1),
+  reserved: z.array(z.string()).default([]),
+  enabled: z.boolean().default(true),
+});
+
+/**
+ * Only the shape of the top level; each entry is checked on its own (see parseCatalog). A section
+ * may be null because `pools:` with every entry commented out is YAML for null, and means none.
+ */
+const topLevelSchema = z.strictObject({
+  idcs: z.array(z.unknown()).nullish(),
+  products: z.array(z.unknown()).nullish(),
+  pools: z.array(z.unknown()).nullish(),
+});
+
+export type CatalogSection = 'idcs' | 'products' | 'pools';
+
+export type CatalogIdcEntry = z.infer<typeof idcSchema>;
+export type CatalogProductEntry = z.infer<typeof productSchema>;
+export type CatalogPoolEntry = z.infer<typeof poolSchema>;
+
+/**
+ * A catalog file as parsed: the well-formed entries, plus what parseCatalog found wrong with the
+ * others. Malformed entries are kept out of the arrays but their problems travel with the document,
+ * so that checkCatalog reports them together with the semantic problems of everything else.
+ */
+export interface CatalogDocument {
+  idcs: CatalogIdcEntry[];
+  products: CatalogProductEntry[];
+  pools: CatalogPoolEntry[];
+  /** Schema problems, already worded; checkCatalog reports them first. */
+  problems: string[];
+  /**
+   * Names of malformed entries (when they have a string name). They still count as declared, so
+   * that a pool naming a malformed IDC or product is not also told it is unknown, and a duplicate
+   * of a malformed entry's name is still found.
+   */
+  malformed: Record<CatalogSection, string[]>;
+  /** Sections present but not a list: nothing can be said about references into them. */
+  unreadable: CatalogSection[];
+}
 
 export interface CatalogProduct {
   name: string;
@@ -97,10 +125,32 @@ export class CatalogError extends Error {
 
 /** Published elasticIPResp.ipAddress has minLength 7; canonical IPv6 text can be shorter. */
 const MIN_ADDRESS_TEXT = 7;
-/** ::ffff:0:0/96 is IPv4 in our model (contract rule 4); an IPv6 pool must not contain it. */
-const IPV4_MAPPED: Cidr = { family: 6, network: 0xffff_0000_0000n, prefixLength: 96 };
 
-/** Reads and schema-checks a catalog file; checkCatalog does the rest against the database. */
+/**
+ * Ranges whose addresses can never be public unicast addresses, so a pool there is a mistake (a
+ * typo, or `0.0.0.0/0`). The documentation ranges, 100.64.0.0/10 and the private ranges are not
+ * public either, but stay allowed: tests and the demo catalog use them, and private deployments
+ * hand them out.
+ */
+const NEVER_PUBLIC: readonly { cidr: Cidr; what: string }[] = [
+  { cidr: { family: 4, network: 0x0000_0000n, prefixLength: 8 }, what: '"this network"' },
+  { cidr: { family: 4, network: 0x7f00_0000n, prefixLength: 8 }, what: 'loopback' },
+  { cidr: { family: 4, network: 0xa9fe_0000n, prefixLength: 16 }, what: 'link-local' },
+  { cidr: { family: 4, network: 0xe000_0000n, prefixLength: 4 }, what: 'multicast' },
+  { cidr: { family: 4, network: 0xf000_0000n, prefixLength: 4 }, what: 'reserved' },
+  {
+    cidr: { family: 6, network: 0n, prefixLength: 8 },
+    what: 'reserved, including ::, ::1 and the IPv4-mapped range',
+  },
+  { cidr: { family: 6, network: 0xfe80n << 112n, prefixLength: 10 }, what: 'link-local' },
+  { cidr: { family: 6, network: 0xff00n << 112n, prefixLength: 8 }, what: 'multicast' },
+];
+
+/**
+ * Reads a catalog file and checks everything that can be checked without the database, so that a
+ * broken file stops start-up before the database is opened; applyCatalog checks it again against
+ * the pools already there.
+ */
 export async function readCatalogFile(path: string): Promise<CatalogDocument> {
   let text: string;
   try {
@@ -109,9 +159,16 @@ export async function readCatalogFile(path: string): Promise<CatalogDocument> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new CatalogError(path, [`cannot read the file: ${reason}`]);
   }
-  return parseCatalog(text, path);
+  const doc = parseCatalog(text, path);
+  checkCatalog(doc, path);
+  return doc;
 }
 
+/**
+ * Parses the YAML and checks its shape. Throws only when the text is not YAML at all (nothing else
+ * can be said then); schema problems ride along in the document instead, because one broken entry
+ * must not hide the semantic problems of the others. An empty file is an empty catalog.
+ */
 export function parseCatalog(text: string, source: string): CatalogDocument {
   let raw: unknown;
   try {
@@ -120,14 +177,52 @@ export function parseCatalog(text: string, source: string): CatalogDocument {
     const reason = error instanceof Error ? error.message : String(error);
     throw new CatalogError(source, [`not valid YAML: ${reason}`]);
   }
-  const parsed = catalogSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new CatalogError(
-      source,
-      parsed.error.issues.map((issue) => `${describePath(raw, issue.path)}: ${issue.message}`),
-    );
-  }
-  return parsed.data;
+  const doc: CatalogDocument = {
+    idcs: [],
+    products: [],
+    pools: [],
+    problems: [],
+    malformed: { idcs: [], products: [], pools: [] },
+    unreadable: [],
+  };
+  const report = (path: readonly PropertyKey[], message: string) =>
+    doc.problems.push(`${describePath(raw, path)}: ${message}`);
+
+  const top = topLevelSchema.safeParse(raw);
+  if (!top.success) for (const issue of top.error.issues) report(issue.path, issue.message);
+  // Unknown top-level keys must not stop the sections from being checked, so each section is
+  // taken from the raw value whenever it is an array, whatever else is wrong at the top level.
+  const sections = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const entries = (section: CatalogSection): unknown[] => {
+    const value = sections[section];
+    if (Array.isArray(value)) return value;
+    if (value !== undefined && value !== null) doc.unreadable.push(section);
+    return [];
+  };
+
+  const checkEntries = <T>(section: CatalogSection, schema: z.ZodType<T>, into: T[]) => {
+    for (const [index, entry] of entries(section).entries()) {
+      const parsed = schema.safeParse(entry);
+      if (parsed.success) {
+        into.push(parsed.data);
+        continue;
+      }
+      for (const issue of parsed.error.issues)
+        report([section, index, ...issue.path], issue.message);
+      const name = entryName(entry);
+      if (name !== undefined) doc.malformed[section].push(name);
+    }
+  };
+  checkEntries('idcs', idcSchema, doc.idcs);
+  checkEntries('products', productSchema, doc.products);
+  checkEntries('pools', poolSchema, doc.pools);
+  return doc;
+}
+
+function entryName(entry: unknown): string | undefined {
+  if (typeof entry !== 'object' || entry === null) return undefined;
+  const name = (entry as { name?: unknown }).name;
+  return typeof name === 'string' ? name : undefined;
 }
 
 /** `pools[3].cidr` becomes `pool "edge-b" (pools[3]).cidr` when the entry has a name. */
@@ -135,14 +230,9 @@ function describePath(raw: unknown, path: readonly PropertyKey[]): string {
   const [section, index, ...rest] = path;
   if (typeof section !== 'string') return '(top level)';
   if (typeof index !== 'number') return section;
-  const entries = (raw as Record<string, unknown>)[section];
-  const entry = Array.isArray(entries) ? entries[index] : undefined;
-  const name =
-    typeof entry === 'object' &&
-    entry !== null &&
-    typeof (entry as { name?: unknown }).name === 'string'
-      ? (entry as { name: string }).name
-      : undefined;
+  const entries =
+    typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[section] : undefined;
+  const name = entryName(Array.isArray(entries) ? entries[index] : undefined);
   const kind = section.replace(/s$/, '');
   const where =
     name === undefined ? `${section}[${index}]` : `${kind} "${name}" (${section}[${index}])`;
@@ -152,44 +242,42 @@ function describePath(raw: unknown, path: readonly PropertyKey[]): string {
 /**
  * Semantic checks: names unique, references resolve, CIDRs and addresses strict and canonical,
  * pools disjoint (with each other and with pools already in the database), one address family per
- * product, and every address a pool can hand out fits the published ipAddress length.
+ * product, no pool in a range that can never be public, and every address a pool can hand out
+ * fits the published ipAddress length. Throws the document's schema problems together with these.
  */
 export function checkCatalog(
   doc: CatalogDocument,
   source: string,
   existing: ExistingPool[] = [],
 ): Catalog {
-  const problems: string[] = [];
+  const problems: string[] = [...doc.problems];
   const duplicates = (kind: string, names: string[]) => {
     const seen = new Set<string>();
+    const reported = new Set<string>();
     for (const n of names) {
-      if (seen.has(n)) problems.push(`${kind} "${n}" is declared more than once`);
+      if (seen.has(n) && !reported.has(n)) {
+        problems.push(`${kind} "${n}" is declared more than once`);
+        reported.add(n);
+      }
       seen.add(n);
     }
   };
-  duplicates(
-    'IDC',
-    doc.idcs.map((i) => i.name),
-  );
-  duplicates(
-    'product',
-    doc.products.map((p) => p.name),
-  );
-  duplicates(
-    'pool',
-    doc.pools.map((p) => p.name),
-  );
+  const idcNames = [...doc.idcs.map((i) => i.name), ...doc.malformed.idcs];
+  const productNames = [...doc.products.map((p) => p.name), ...doc.malformed.products];
+  duplicates('IDC', idcNames);
+  duplicates('product', productNames);
+  duplicates('pool', [...doc.pools.map((p) => p.name), ...doc.malformed.pools]);
 
-  const idcs = new Set(doc.idcs.map((i) => i.name));
-  const products = new Set(doc.products.map((p) => p.name));
+  const idcs = new Set(idcNames);
+  const products = new Set(productNames);
   const pools: CatalogPool[] = [];
 
   for (const entry of doc.pools) {
     const label = `pool "${entry.name}"`;
-    if (!idcs.has(entry.idc))
+    if (!idcs.has(entry.idc) && !doc.unreadable.includes('idcs'))
       problems.push(`${label}: unknown IDC "${entry.idc}" (declare it under idcs)`);
     for (const product of entry.products) {
-      if (!products.has(product)) {
+      if (!products.has(product) && !doc.unreadable.includes('products')) {
         problems.push(`${label}: unknown product "${product}" (declare it under products)`);
       }
     }
@@ -205,7 +293,7 @@ export function checkCatalog(
       problems.push(`${label}: ${formatCidr(cidr)} has no usable address`);
       continue;
     }
-    if (cidr.family === 6 && cidrsOverlap(cidr, IPV4_MAPPED)) {
+    if (cidr.family === 6 && cidrsOverlap(cidr, IPV4_MAPPED_CIDR)) {
       problems.push(
         `${label}: ${formatCidr(cidr)} contains ::ffff:0:0/96, the IPv4-mapped addresses, which eipd treats as IPv4`,
       );
@@ -215,10 +303,19 @@ export function checkCatalog(
         `${label}: ${formatCidr(cidr)} contains addresses whose text is shorter than ${MIN_ADDRESS_TEXT} characters, which the API's ipAddress field cannot carry`,
       );
     }
+    const unroutable = NEVER_PUBLIC.filter((r) => cidrsOverlap(cidr, r.cidr));
+    if (unroutable.length > 0) {
+      const ranges = unroutable.map((r) => `${formatCidr(r.cidr)} (${r.what})`).join(', ');
+      problems.push(
+        `${label}: ${formatCidr(cidr)} overlaps ${ranges}; no address there can be public`,
+      );
+    }
     const reserved: bigint[] = [];
     for (const text of entry.reserved) {
       try {
         const address = parseAddress(text);
+        // The network, broadcast or subnet-router anycast address is accepted: reserving it is
+        // redundant, not wrong, as usableBounds already keeps it from ever being handed out.
         if (!cidrContains(cidr, address)) {
           problems.push(
             `${label}: reserved address ${formatAddress(address)} is outside ${formatCidr(cidr)}`,
@@ -248,12 +345,16 @@ export function checkCatalog(
   checkProductFamilies(pools, existing, problems);
 
   if (problems.length > 0) throw new CatalogError(source, problems);
-  return { idcs: [...idcs], products: doc.products, pools };
+  return { idcs: [...new Set(doc.idcs.map((i) => i.name))], products: doc.products, pools };
 }
 
 function checkOverlaps(pools: CatalogPool[], existing: ExistingPool[], problems: string[]): void {
   const describe = (p: { name: string; idc: string; cidr: Cidr }) =>
     `pool "${p.name}" (${formatCidr(p.cidr)} in IDC ${p.idc})`;
+  // An existing pool that the file declares with the same CIDR is compared as a file pool (below,
+  // pool against pool); comparing it as an existing pool too would report each overlap twice.
+  const declaredAsIs = new Set(pools.map((p) => `${p.name} ${formatCidr(p.cidr)}`));
+  const others = existing.filter((e) => !declaredAsIs.has(`${e.name} ${formatCidr(e.cidr)}`));
   for (let i = 0; i < pools.length; i++) {
     const a = pools[i];
     if (a === undefined) continue;
@@ -264,13 +365,15 @@ function checkOverlaps(pools: CatalogPool[], existing: ExistingPool[], problems:
       }
     }
     for (const e of existing) {
-      if (e.name === a.name) {
-        if (formatCidr(e.cidr) !== formatCidr(a.cidr) || e.idc !== a.idc) {
-          problems.push(
-            `pool "${a.name}" already exists as ${formatCidr(e.cidr)} in IDC ${e.idc}; a pool's CIDR and IDC cannot change (declare a new pool instead)`,
-          );
-        }
-      } else if (cidrsOverlap(a.cidr, e.cidr)) {
+      if (e.name !== a.name) continue;
+      if (formatCidr(e.cidr) !== formatCidr(a.cidr) || e.idc !== a.idc) {
+        problems.push(
+          `pool "${a.name}" already exists as ${formatCidr(e.cidr)} in IDC ${e.idc}; a pool's CIDR and IDC cannot change (declare a new pool instead)`,
+        );
+      }
+    }
+    for (const e of others) {
+      if (e.name !== a.name && cidrsOverlap(a.cidr, e.cidr)) {
         problems.push(`${describe(a)} overlaps ${describe(e)}, which already exists`);
       }
     }
@@ -288,12 +391,10 @@ function checkProductFamilies(
     if (!byFamily.has(family)) byFamily.set(family, pool);
     families.set(product, byFamily);
   };
-  const declared = new Set(pools.map((p) => p.name));
   for (const p of pools) for (const product of p.products) note(product, p.cidr.family, p.name);
-  for (const e of existing) {
-    if (declared.has(e.name)) continue;
-    for (const product of e.products) note(product, e.cidr.family, e.name);
-  }
+  // Every existing link counts, including those of pools the file declares: applying only ever
+  // adds a pool's products, so a product dropped from a pool's list in the file keeps serving it.
+  for (const e of existing) for (const product of e.products) note(product, e.cidr.family, e.name);
   for (const [product, byFamily] of families) {
     const v4 = byFamily.get(4);
     const v6 = byFamily.get(6);

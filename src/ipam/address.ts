@@ -26,7 +26,10 @@ export class AddressError extends Error {
 const MAX_ADDRESS_TEXT = 45;
 const MAX_CIDR_TEXT = MAX_ADDRESS_TEXT + 4;
 
-const IPV4_MAPPED_PREFIX = 0xffffn << 32n;
+/** ::ffff:0:0, where the IPv4-mapped addresses (::ffff:a.b.c.d) start. */
+export const IPV4_MAPPED_PREFIX = 0xffffn << 32n;
+/** ::ffff:0:0/96: IPv4 in IPv6 clothing; eipd treats every address in it as IPv4. */
+export const IPV4_MAPPED_CIDR: Cidr = { family: 6, network: IPV4_MAPPED_PREFIX, prefixLength: 96 };
 const IPV4_MAPPED_MASK = ((1n << 96n) - 1n) << 32n;
 const U32 = (1n << 32n) - 1n;
 

@@ -17,8 +17,9 @@ export const MAX_STRIPES = 16;
 
 /**
  * The free ranges a pool starts with: [first, last] cut into at most MAX_STRIPES equal stripes,
- * minus the reserved addresses. Reserved addresses outside [first, last] are ignored (the catalog
- * refuses them before this point).
+ * minus the reserved addresses. Reserved addresses outside [first, last] are ignored: the catalog
+ * refuses those outside the pool's CIDR, and the network, broadcast or subnet-router anycast
+ * address it accepts is outside [first, last] anyway.
  */
 export function initialFreeRanges(
   first: bigint,
