@@ -11,10 +11,14 @@ import Fastify, {
 } from 'fastify';
 import type { TokenVerifier } from './auth/tokens.js';
 import type { Database } from './db/database.js';
-import { ERRORS } from './errors.js';
 import { tenantAuthHook } from './http/auth.js';
 import { checkBodyShape } from './http/body-shape.js';
-import { answerMalformedHttp, answerRouterRefusal, handleError } from './http/error-handler.js';
+import {
+  answerMalformedHttp,
+  answerRouteNotFound,
+  answerRouterRefusal,
+  handleError,
+} from './http/error-handler.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { listOperations, loadOpenApi, type OpenApiDocument } from './http/openapi.js';
 import type { RouteContext } from './http/routes/handler.js';
@@ -26,6 +30,8 @@ export interface AppDependencies {
   verifier: TokenVerifier;
   maxAllocateCount: number;
   bodyLimitBytes: number;
+  /** Whole-request deadline; a client that trickles its body cannot hold a connection forever. */
+  requestTimeoutMs?: number;
   /** Fastify/pino logger options; false in tests. */
   logger: FastifyServerOptions['logger'];
 }
@@ -41,6 +47,7 @@ export function buildApp(deps: AppDependencies): {
   const app = Fastify({
     logger: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
+    requestTimeout: deps.requestTimeoutMs ?? 30_000,
     // A caller's own X-Request-Id is kept when it is sane, so that their logs and ours line up.
     requestIdHeader: false,
     genReqId: (req) => {
@@ -72,12 +79,7 @@ export function buildApp(deps: AppDependencies): {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({
-      code: ERRORS.ROUTE_NOT_FOUND.code,
-      reason: `no route ${request.method} ${request.url.split('?')[0]}`,
-    });
-  });
+  app.setNotFoundHandler(answerRouteNotFound);
 
   const ctx: RouteContext = {
     db: deps.db,

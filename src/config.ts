@@ -41,6 +41,8 @@ const schema = z.object({
   EIPD_ADMIN_SCOPE: z.string().min(1).default('eip:admin'),
   EIPD_MAX_ALLOCATE_COUNT: integer(1, 10_000).default(100),
   EIPD_BODY_LIMIT_BYTES: integer(1024, 16 * 1024 * 1024).default(1024 * 1024),
+  EIPD_REQUEST_TIMEOUT_MS: integer(1000, 600_000).default(30_000),
+  EIPD_SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
   EIPD_DB_POOL_SIZE: integer(1, 1000).default(10),
   EIPD_DB_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(3000),
   EIPD_DB_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(4000),
@@ -69,6 +71,10 @@ export interface Config {
   };
   maxAllocateCount: number;
   bodyLimitBytes: number;
+  /** A request (headers and body) must arrive within this time. */
+  requestTimeoutMs: number;
+  /** How long SIGTERM waits for in-flight requests before closing their connections. */
+  shutdownGraceMs: number;
   db: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -123,6 +129,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     },
     maxAllocateCount: e.EIPD_MAX_ALLOCATE_COUNT,
     bodyLimitBytes: e.EIPD_BODY_LIMIT_BYTES,
+    requestTimeoutMs: e.EIPD_REQUEST_TIMEOUT_MS,
+    shutdownGraceMs: e.EIPD_SHUTDOWN_GRACE_MS,
     db: {
       poolSize: e.EIPD_DB_POOL_SIZE,
       connectTimeoutMs: e.EIPD_DB_CONNECT_TIMEOUT_MS,

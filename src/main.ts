@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     verifier,
     maxAllocateCount: config.maxAllocateCount,
     bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
   });
   try {
@@ -59,9 +60,27 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'shutting down: draining in-flight requests');
-    await app.close();
-    await db.close();
-    process.exit(0);
+    // A client that never finishes its request must not hold the shutdown hostage.
+    const deadline = setTimeout(() => {
+      app.log.warn('shutdown grace period over: closing the remaining connections');
+      app.server.closeAllConnections();
+    }, config.shutdownGraceMs);
+    let code = 0;
+    try {
+      await app.close();
+    } catch (error) {
+      app.log.error({ err: error }, 'error while closing the server');
+      code = 1;
+    } finally {
+      clearTimeout(deadline);
+    }
+    try {
+      await db.close();
+    } catch (error) {
+      app.log.error({ err: error }, 'error while closing the database');
+      code = 1;
+    }
+    process.exit(code);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -98,8 +117,10 @@ async function main(): Promise<void> {
         token,
         catalog:
           catalogPath === DEMO_CATALOG ? 'config/demo-catalog.yaml' : (catalogPath ?? 'none'),
-        idc: example?.idc ?? 'demo-west1',
-        product: example?.products[0] ?? 'eip.ipv4.standard',
+        example:
+          example === undefined
+            ? undefined
+            : { idc: example.idc, product: example.products[0] ?? '' },
       }),
     );
   }
@@ -110,22 +131,30 @@ function demoBanner(b: {
   orgId: string;
   token: string;
   catalog: string;
-  idc: string;
-  product: string;
+  /** A pool's IDC and product to show the allocation with; none when the catalog has no pool. */
+  example: { idc: string; product: string } | undefined;
 }): string {
-  const { address, orgId, token } = b;
-  return `
+  const { address, orgId, token, example } = b;
+  const head = `
 eipd demo is ready at ${address} (embedded database; catalog: ${b.catalog})
 
 A token for demo organization ${orgId}, valid 24 hours:
 
   export TOKEN=${token}
+`;
+  if (example === undefined) {
+    return `${head}
+The catalog declares no pool yet, so there is nothing to allocate: add pools to ${b.catalog}
+(see config/demo-catalog.yaml) and restart.
 
-Allocate two addresses of product ${b.product} in IDC ${b.idc}:
+`;
+  }
+  return `${head}
+Allocate two addresses of product ${example.product} in IDC ${example.idc}:
 
   curl -sS -X POST ${address}/v1/elastic-ips \\
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
-    -d '{"idc":"${b.idc}","product":"${b.product}","name":"web-1","count":2}'
+    -d '{"idc":"${example.idc}","product":"${example.product}","name":"web-1","count":2}'
 
 Then read one back (use an id from the answer):
 
@@ -144,6 +173,10 @@ main().catch((error: unknown) => {
   } else if (error instanceof DatabaseUnavailableError) {
     const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
     process.stderr.write(`eipd: cannot reach the database: ${cause}\n`);
+  } else if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') {
+    // A system or database error with a code (EADDRINUSE, ENOTFOUND, EACCES, 42501, ...): its
+    // message says what to fix, and a stack trace would only bury it.
+    process.stderr.write(`eipd: failed to start: ${error.message}\n`);
   } else {
     process.stderr.write(
       `eipd: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -14,6 +14,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import { isUuid } from '../uuid.js';
 
 export interface AuthSettings {
   /** Shared secret for HS256/HS384/HS512 (whichever are listed in `algorithms`). */
@@ -52,7 +53,6 @@ const MAX_TOKEN_LENGTH = 8 * 1024;
 const BEARER_PREFIX = 'bearer ';
 /** HMAC keys shorter than the hash output weaken HS256; 32 bytes is the RFC 7518 §3.2 floor. */
 const MIN_SECRET_BYTES = 32;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * JWS compact serialization: three base64url segments. The signature must be non-empty, which
  * already rules out unsecured (`alg: none`) JWTs at the shape check; the alg allow-list below is
@@ -266,11 +266,26 @@ function scopeIncludes(scope: unknown, wanted: string): boolean {
   return false;
 }
 
+/**
+ * `sub` is recorded as the actor of every change, in a text column: a subject with control
+ * characters (PostgreSQL text cannot even hold NUL) or of absurd length makes the token unusable.
+ */
+const MAX_SUBJECT_LENGTH = 255;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+function acceptableSubject(sub: unknown): boolean {
+  return (
+    sub === undefined ||
+    (typeof sub === 'string' && sub.length <= MAX_SUBJECT_LENGTH && !CONTROL_CHARACTERS.test(sub))
+  );
+}
+
 function toPrincipal(payload: JWTPayload, orgClaim: string, adminScope: string): Principal {
   // hasOwn so that a claim name such as '__proto__' cannot pick up inherited values.
   const org = Object.hasOwn(payload, orgClaim) ? payload[orgClaim] : undefined;
   return {
-    orgId: typeof org === 'string' && UUID_RE.test(org) ? org.toLowerCase() : null,
+    orgId: typeof org === 'string' && isUuid(org) ? org.toLowerCase() : null,
     subject: typeof payload.sub === 'string' ? payload.sub : null,
     admin: scopeIncludes(payload.scope, adminScope),
   };
@@ -403,6 +418,7 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
     for (const key of candidates) {
       const outcome = await attempt(token, key, options);
       if (outcome.result === 'ok') {
+        if (!acceptableSubject(outcome.payload.sub)) return { ok: false, failure: 'invalid' };
         return { ok: true, principal: toPrincipal(outcome.payload, orgClaim, adminScope) };
       }
       if (outcome.result === 'expired') sawExpired = true;
@@ -448,7 +464,7 @@ export async function mintToken(opts: {
     throw new RangeError('mintToken: ttlSeconds must be a positive integer');
   }
   // A non-uuid org would silently verify as "no org"; refuse to mint such a token.
-  if (opts.orgId !== undefined && !UUID_RE.test(opts.orgId)) {
+  if (opts.orgId !== undefined && !isUuid(opts.orgId)) {
     throw new RangeError('mintToken: orgId must be a uuid');
   }
   const orgClaim = opts.orgClaim ?? 'orgId';

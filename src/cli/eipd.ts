@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { resolveAuth } from '../auth/settings.js';
 import { mintToken } from '../auth/tokens.js';
 import { ConfigError, loadConfig } from '../config.js';
+import { isUuid } from '../uuid.js';
 
 const USAGE = `usage: eipd token --org <uuid> [--sub <name>] [--ttl <seconds>] [--admin]
 
@@ -16,8 +17,24 @@ secret generated in EIPD_DATA_DIR). --admin adds the operator scope (EIPD_ADMIN_
 then be omitted.
 `;
 
+/** Longer-lived tokens are a standing risk; a year is already generous for a script. */
+const MAX_TTL_SECONDS = 366 * 24 * 3600;
+
 async function token(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  let parsed: ReturnType<typeof parseTokenArgs>;
+  try {
+    parsed = parseTokenArgs(args);
+  } catch (error) {
+    process.stderr.write(
+      `eipd token: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`,
+    );
+    return 2;
+  }
+  return mint(parsed.values);
+}
+
+function parseTokenArgs(args: string[]) {
+  return parseArgs({
     args,
     options: {
       org: { type: 'string' },
@@ -28,6 +45,9 @@ async function token(args: string[]): Promise<number> {
     },
     strict: true,
   });
+}
+
+async function mint(values: ReturnType<typeof parseTokenArgs>['values']): Promise<number> {
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -36,8 +56,14 @@ async function token(args: string[]): Promise<number> {
     process.stderr.write(`eipd token: --org is required\n${USAGE}`);
     return 2;
   }
-  if (!/^\d+$/.test(values.ttl)) {
-    process.stderr.write('eipd token: --ttl must be a whole number of seconds\n');
+  if (values.org !== undefined && !isUuid(values.org)) {
+    process.stderr.write('eipd token: --org must be an organization uuid\n');
+    return 2;
+  }
+  if (!/^\d+$/.test(values.ttl) || Number(values.ttl) < 1 || Number(values.ttl) > MAX_TTL_SECONDS) {
+    process.stderr.write(
+      `eipd token: --ttl must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS}\n`,
+    );
     return 2;
   }
   const config = loadConfig(process.env);

@@ -33,14 +33,6 @@ export function isRetryableConflict(error: unknown): boolean {
   return code === '40001' || code === '40P01';
 }
 
-/** 23505 unique_violation, 23P01 exclusion_violation. */
-export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  const code = sqlState(error);
-  if (code !== '23505' && code !== '23P01') return false;
-  if (constraint === undefined) return true;
-  return (error as { constraint?: unknown }).constraint === constraint;
-}
-
 const UNAVAILABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

@@ -14,7 +14,7 @@ export async function openDatabase(config: Config): Promise<Database> {
   }
   const unlock = await lockDataDir(config.dataDir);
   try {
-    const db = await openPglite({ dataDir: config.database.dataDir });
+    const db = await openPglite(config.database.dataDir);
     return {
       ...db,
       async close() {

@@ -6,16 +6,9 @@ import { withConflictRetry } from './retry.js';
  * Embedded PostgreSQL (WASM) in a data directory. PGlite is a single session: its `transaction`
  * holds an exclusive lock on the engine, so transactions run one at a time, which is also why
  * the concurrency suites run on real PostgreSQL.
- *
- * `source` is a data directory path, or a dump (from `dumpDataDir`) to start an in-memory copy
- * from: tests clone one migrated template instead of paying initdb for every database.
  */
-export async function openPglite(source: { dataDir: string } | { dump: Blob }): Promise<Database> {
-  const engine =
-    'dataDir' in source
-      ? await PGlite.create(source.dataDir)
-      : await PGlite.create({ loadDataDir: source.dump });
-  return wrapPglite(engine);
+export async function openPglite(dataDir: string): Promise<Database> {
+  return wrapPglite(await PGlite.create(dataDir));
 }
 
 export function wrapPglite(engine: PGlite): Database {

@@ -2,11 +2,14 @@
  * The one place where failures become HTTP answers. Known refusals map to their documented shape;
  * anything else is a bug: logged with its stack, answered 500 with only the request id.
  */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DatabaseUnavailableError, TransactionContentionError } from '../db/errors.js';
 import { elasticIpNotFound } from '../elastic-ips/get.js';
 import { ApiError, DATABASE_UNAVAILABLE_BODY, ERRORS, REQUEST_INVALID } from '../errors.js';
+import { printable } from '../text.js';
 import type { JsonSchema } from './openapi.js';
 import { UnreadableBodyError } from './request-errors.js';
 import { toValidationDetails } from './validation.js';
@@ -46,7 +49,11 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     });
   }
   // Any other refusal of Fastify's body reading (a client aborting mid-body, say) is the client's.
-  if (error.code?.startsWith('FST_ERR_CTP_') && (error.statusCode ?? 500) < 500) {
+  if (
+    typeof error.code === 'string' &&
+    error.code.startsWith('FST_ERR_CTP_') &&
+    (error.statusCode ?? 500) < 500
+  ) {
     return reply
       .code(400)
       .send(new UnreadableBodyError('The request body could not be read.').body());
@@ -82,7 +89,7 @@ export function answerRouterRefusal(
       const prefix = '/v1/elastic-ips/';
       const refusal = path.startsWith(prefix)
         ? elasticIpNotFound(path.slice(prefix.length).split('/')[0] ?? '')
-        : new ApiError('ROUTE_NOT_FOUND', `no route for ${path.slice(0, 64)} (${error.code})`);
+        : new ApiError('ROUTE_NOT_FOUND', `no route for ${printable(path)} (${error.code})`);
       reply.code(refusal.status).send(refusal.body());
     },
     (failure: unknown) => answerInternalError(failure, request, reply),
@@ -90,19 +97,31 @@ export function answerRouterRefusal(
 }
 
 /**
- * Requests Node's HTTP parser cannot read (an unknown method, broken framing, headers over the
- * limit) never reach Fastify's routing. They still get a body in the error shape.
+ * Requests Node's HTTP server refuses before Fastify sees them (an unknown method, broken
+ * framing, headers over the limit, a body that never finishes arriving) still get an answer in
+ * the error shape, with a request id like every other answer.
  */
 export function answerMalformedHttp(error: Error & { code?: string }, socket: Duplex): void {
   if (!socket.writable) return;
   const refusal =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new ApiError('HEADERS_TOO_LARGE', 'The request headers are too large.')
-      : new ApiError('MALFORMED_HTTP', 'The request is not valid HTTP/1.1.');
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ApiError('REQUEST_TIMEOUT', 'The request did not arrive in time.')
+        : new ApiError('MALFORMED_HTTP', 'The request is not valid HTTP/1.1.');
   const body = JSON.stringify(refusal.body());
-  const reason = refusal.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
   socket.end(
-    `HTTP/1.1 ${refusal.status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nX-Request-Id: ${randomUUID()}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/** Unknown routes: the path is shown cut and without control characters. */
+export function answerRouteNotFound(request: FastifyRequest, reply: FastifyReply): void {
+  const refusal = new ApiError(
+    'ROUTE_NOT_FOUND',
+    `no route ${request.method} ${printable(request.url.split('?')[0] ?? '')}`,
+  );
+  reply.code(refusal.status).send(refusal.body());
 }

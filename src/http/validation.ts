@@ -6,8 +6,9 @@
  * not 2), no defaults filled in (the seed's `count: default 1` is documentation: count is
  * required), and every error collected, so that one 400 lists every violation.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { printable } from '../text.js';
 import type { JsonSchema } from './openapi.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
@@ -57,10 +58,6 @@ export function createAjv(): Ajv {
     'externalDocs',
   ]);
   return ajv;
-}
-
-export function compileValidator(ajv: Ajv, schema: JsonSchema): ValidateFunction {
-  return ajv.compile(schema);
 }
 
 /** JSON text of a received value, cut at 256 characters without splitting a surrogate pair. */
@@ -151,7 +148,8 @@ export function toValidationDetails(
     const keywordRank =
       propertySchema === undefined ? 0 : Object.keys(propertySchema).indexOf(error.keyword);
     const detail: ValidationDetail = {
-      field: segments.join('.'),
+      // An unknown key can be as long as the body: cut it like the value.
+      field: printable(segments.join('.'), ORIGINAL_VALUE_MAX),
       expression: error.keyword,
       argument: argumentOf(error),
       originalValue: error.keyword === 'required' ? '' : originalValueText(value),

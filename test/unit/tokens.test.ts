@@ -116,6 +116,15 @@ describe('createTokenVerifier with HS256', () => {
     assert.equal((await verifier.verify(`bearer   ${token}`)).ok, true);
   });
 
+  it('refuses a signed token whose sub has control characters or is over 255 characters', async () => {
+    for (const sub of ['alice\u0000bob', 'line\nbreak', 'x'.repeat(256)]) {
+      const token = await sign({ orgId: ORG, sub }, hsKey(SECRET));
+      assertInvalid(await verifier.verify(`Bearer ${token}`));
+    }
+    const fine = await sign({ orgId: ORG, sub: 'x'.repeat(255) }, hsKey(SECRET));
+    assert.equal((await verifier.verify(`Bearer ${fine}`)).ok, true);
+  });
+
   it('rejects garbage tokens', async () => {
     for (const garbage of [
       'abc',
