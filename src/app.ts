@@ -29,6 +29,8 @@ export interface AppDependencies {
   db: Database;
   verifier: TokenVerifier;
   maxAllocateCount: number;
+  /** Seconds a released address waits before another organization can get it; default 3600. */
+  quarantineSeconds?: number;
   bodyLimitBytes: number;
   /** Whole-request deadline; a client that trickles its body cannot hold a connection forever. */
   requestTimeoutMs?: number;
@@ -70,7 +72,10 @@ export function buildApp(deps: AppDependencies): {
 
   // Our own Ajv (strict, no coercion, no defaults, all errors) validates every request body.
   const ajv = createAjv();
-  app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+  const queryAjv = createAjv({ coerce: true });
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    httpPart === 'querystring' ? queryAjv.compile(schema) : ajv.compile(schema),
+  );
   app.setErrorHandler(handleError);
   // Only JSON bodies: a text/plain body is a wrong media type, answered like any unreadable body.
   app.removeContentTypeParser('text/plain');
@@ -83,6 +88,7 @@ export function buildApp(deps: AppDependencies): {
 
   const ctx: RouteContext = {
     db: deps.db,
+    quarantineSeconds: deps.quarantineSeconds ?? 3600,
     caller(request) {
       if (request.caller === null) throw new Error('tenant route reached without a caller');
       return request.caller;
@@ -104,6 +110,7 @@ export function buildApp(deps: AppDependencies): {
       url: operation.routePath,
       schema: {
         ...(bodySchema === undefined ? {} : { body: bodySchema }),
+        ...(operation.querySchema === undefined ? {} : { querystring: operation.querySchema }),
         ...(operation.successSchema === undefined
           ? {}
           : { response: { 200: operation.successSchema } }),

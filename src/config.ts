@@ -40,6 +40,7 @@ const schema = z.object({
   EIPD_JWT_AUDIENCE: optionalText,
   EIPD_ADMIN_SCOPE: z.string().min(1).default('eip:admin'),
   EIPD_MAX_ALLOCATE_COUNT: integer(1, 10_000).default(100),
+  EIPD_QUARANTINE_SECONDS: integer(0, 30 * 24 * 3600).default(3600),
   EIPD_BODY_LIMIT_BYTES: integer(1024, 16 * 1024 * 1024).default(1024 * 1024),
   EIPD_REQUEST_TIMEOUT_MS: integer(1000, 600_000).default(30_000),
   EIPD_SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
@@ -70,6 +71,8 @@ export interface Config {
     adminScope: string;
   };
   maxAllocateCount: number;
+  /** How long a released address waits before another organization can get it (rule 7). */
+  quarantineSeconds: number;
   bodyLimitBytes: number;
   /** A request (headers and body) must arrive within this time. */
   requestTimeoutMs: number;
@@ -128,6 +131,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       adminScope: e.EIPD_ADMIN_SCOPE,
     },
     maxAllocateCount: e.EIPD_MAX_ALLOCATE_COUNT,
+    quarantineSeconds: e.EIPD_QUARANTINE_SECONDS,
     bodyLimitBytes: e.EIPD_BODY_LIMIT_BYTES,
     requestTimeoutMs: e.EIPD_REQUEST_TIMEOUT_MS,
     shutdownGraceMs: e.EIPD_SHUTDOWN_GRACE_MS,

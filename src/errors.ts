@@ -8,14 +8,21 @@
  * BadRequest `oneOf`.
  */
 
+import type { ValidationDetail } from './validation-detail.js';
+
 export const ERRORS = {
   MALFORMED_HTTP: { status: 400, code: 4000 },
   HEADERS_TOO_LARGE: { status: 431, code: 4311 },
   REQUEST_TIMEOUT: { status: 408, code: 4081 },
+  RELEASE_WHILE_ASSOCIATED: { status: 400, code: 4002 },
+  ADDRESS_UNAVAILABLE: { status: 400, code: 4005 },
+  ELASTIC_IP_RELEASED: { status: 400, code: 4006 },
+  INVALID_CURSOR: { status: 400, code: 4007 },
   IDC_NOT_FOUND: { status: 404, code: 4041 },
   PRODUCT_NOT_FOUND: { status: 404, code: 4042 },
   PRODUCT_NOT_OFFERED: { status: 404, code: 4043 },
   ELASTIC_IP_NOT_FOUND: { status: 404, code: 4044 },
+  ADDRESS_NOT_IN_POOLS: { status: 404, code: 4045 },
   ROUTE_NOT_FOUND: { status: 404, code: 4040 },
   PAYLOAD_TOO_LARGE: { status: 413, code: 4131 },
   BODY_TOO_DEEP: { status: 413, code: 4132 },
@@ -64,3 +71,15 @@ export const AUTH_EXPIRED = {
 
 /** The exact published 503 body for an unreachable database: no code, no detail. */
 export const DATABASE_UNAVAILABLE_BODY = { reason: 'database is unavailable' } as const;
+
+/**
+ * A validation failure found by a use case rather than by the schema (an address that does not
+ * parse, `count` above 1 with an explicit address): answered exactly like a schema violation,
+ * 400 `{group: "request", code: 0, message, validationDetail}`.
+ */
+export class ValidationError extends Error {
+  constructor(readonly details: ValidationDetail[]) {
+    super('request validation failed');
+    this.name = 'ValidationError';
+  }
+}

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     db,
     verifier,
     maxAllocateCount: config.maxAllocateCount,
+    quarantineSeconds: config.quarantineSeconds,
     bodyLimitBytes: config.bodyLimitBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },

@@ -8,7 +8,13 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DatabaseUnavailableError, TransactionContentionError } from '../db/errors.js';
 import { elasticIpNotFound } from '../elastic-ips/get.js';
-import { ApiError, DATABASE_UNAVAILABLE_BODY, ERRORS, REQUEST_INVALID } from '../errors.js';
+import {
+  ApiError,
+  DATABASE_UNAVAILABLE_BODY,
+  ERRORS,
+  REQUEST_INVALID,
+  ValidationError,
+} from '../errors.js';
 import { printable } from '../text.js';
 import type { JsonSchema } from './openapi.js';
 import { UnreadableBodyError } from './request-errors.js';
@@ -22,12 +28,30 @@ const BODY_ERRORS: Readonly<Record<string, string>> = {
 };
 
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  if (error.validation !== undefined && error.validationContext === 'body') {
-    const schema = (request.routeOptions.schema?.body ?? {}) as JsonSchema;
+  if (
+    error.validation !== undefined &&
+    (error.validationContext === 'body' || error.validationContext === 'querystring')
+  ) {
+    const inBody = error.validationContext === 'body';
+    const schemas = request.routeOptions.schema;
+    const schema = ((inBody ? schemas?.body : schemas?.querystring) ?? {}) as JsonSchema;
     return reply.code(400).send({
       ...REQUEST_INVALID,
-      message: 'The request body is invalid; see validationDetail.',
-      validationDetail: toValidationDetails(error.validation, request.body, schema),
+      message: inBody
+        ? 'The request body is invalid; see validationDetail.'
+        : 'The query parameters are invalid; see validationDetail.',
+      validationDetail: toValidationDetails(
+        error.validation,
+        inBody ? request.body : request.query,
+        schema,
+      ),
+    });
+  }
+  if (error instanceof ValidationError) {
+    return reply.code(400).send({
+      ...REQUEST_INVALID,
+      message: 'The request is invalid; see validationDetail.',
+      validationDetail: error.details,
     });
   }
   if (error instanceof ApiError) {

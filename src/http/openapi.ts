@@ -18,8 +18,16 @@ export interface OpenApiDocument {
   [key: string]: unknown;
 }
 
+interface ParameterObject {
+  name: string;
+  in: string;
+  required?: boolean;
+  schema?: JsonSchema;
+}
+
 interface OperationObject {
   operationId: string;
+  parameters?: unknown[];
   requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
   responses: Record<string, JsonSchema>;
   [key: string]: unknown;
@@ -34,6 +42,11 @@ export interface Operation {
   routePath: string;
   /** The JSON request body schema with every $ref resolved, if the operation takes a body. */
   bodySchema: JsonSchema | undefined;
+  /**
+   * The query parameters as one object schema (unknown parameters refused, so that a misspelt
+   * filter is not silently ignored), if the operation takes any.
+   */
+  querySchema: JsonSchema | undefined;
   /** The 200 response schema with every $ref resolved, used to serialize successes. */
   successSchema: JsonSchema | undefined;
 }
@@ -72,12 +85,32 @@ export function listOperations(doc: OpenApiDocument): Operation[] {
         path,
         routePath: path.replace(/\{([^}]+)\}/g, ':$1'),
         bodySchema: body === undefined ? undefined : (deref(doc, body) as JsonSchema),
+        querySchema: queryObjectSchema(doc, op.parameters ?? []),
         successSchema:
           successBody === undefined ? undefined : (deref(doc, successBody) as JsonSchema),
       });
     }
   }
   return operations;
+}
+
+function queryObjectSchema(doc: OpenApiDocument, parameters: unknown[]): JsonSchema | undefined {
+  const query = parameters
+    .map((p) => resolve(doc, p) as ParameterObject)
+    .filter((p) => p.in === 'query');
+  if (query.length === 0) return undefined;
+  const properties: Record<string, unknown> = {};
+  for (const p of query) {
+    // `default` documents what the server assumes; it is not filled into the request.
+    const { default: _assumed, ...schema } = (deref(doc, p.schema ?? {}) as JsonSchema) ?? {};
+    properties[p.name] = schema;
+  }
+  return {
+    type: 'object',
+    properties,
+    required: query.filter((p) => p.required === true).map((p) => p.name),
+    additionalProperties: false,
+  };
 }
 
 function resolve(doc: OpenApiDocument, node: unknown): unknown {

@@ -9,40 +9,28 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { printable } from '../text.js';
+import {
+  FALLBACK_REASON,
+  ORIGINAL_VALUE_MAX,
+  originalValueText,
+  REASONS,
+  type ValidationDetail,
+} from '../validation-detail.js';
 import type { JsonSchema } from './openapi.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-export interface ValidationDetail {
-  field: string;
-  expression: string;
-  argument: string;
-  originalValue: string;
-  reason: string;
-}
+export type { ValidationDetail } from '../validation-detail.js';
 
-/** One fixed sentence per keyword (listed in the README); the specifics go in `argument`. */
-export const REASONS: Readonly<Record<string, string>> = {
-  required: 'This field is required.',
-  type: 'This field has the wrong type.',
-  pattern: 'This field does not match the required pattern.',
-  maxLength: 'This field is too long.',
-  minLength: 'This field is too short.',
-  minimum: 'This field is below the minimum.',
-  maximum: 'This field is above the maximum.',
-  additionalProperties: 'This field is not allowed.',
-  format: 'This field is not in the required format.',
-  enum: 'This field is not one of the allowed values.',
-};
-const FALLBACK_REASON = 'This field is invalid.';
-
-const ORIGINAL_VALUE_MAX = 256;
-
-export function createAjv(): Ajv {
+/**
+ * `coerce` is for query strings only, where every value arrives as text and `limit=100` must be
+ * read as a number; bodies are never coerced.
+ */
+export function createAjv(options: { coerce?: boolean } = {}): Ajv {
   const ajv = new Ajv({
     allErrors: true,
-    coerceTypes: false,
+    coerceTypes: options.coerce === true,
     useDefaults: false,
     removeAdditional: false,
     strict: true,
@@ -58,13 +46,6 @@ export function createAjv(): Ajv {
     'externalDocs',
   ]);
   return ajv;
-}
-
-/** JSON text of a received value, cut at 256 characters without splitting a surrogate pair. */
-export function originalValueText(value: unknown): string {
-  const text = value === undefined ? '' : (JSON.stringify(value) ?? '');
-  const chars = Array.from(text);
-  return chars.length <= ORIGINAL_VALUE_MAX ? text : chars.slice(0, ORIGINAL_VALUE_MAX).join('');
 }
 
 function pointerToSegments(pointer: string): string[] {

@@ -4,6 +4,8 @@ import type { Caller } from '../../elastic-ips/allocate.js';
 
 export interface RouteContext {
   db: Database;
+  /** Seconds a released address waits before another organization can get it. */
+  quarantineSeconds: number;
   /** The authenticated tenant; the auth hook guarantees it on tenant routes. */
   caller(request: FastifyRequest): Caller;
 }
