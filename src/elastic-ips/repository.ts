@@ -16,7 +16,7 @@ export interface NewElasticIp {
   ipAddress: string;
 }
 
-interface ElasticIpRow extends Record<string, unknown> {
+export interface ElasticIpRow extends Record<string, unknown> {
   id: string;
   org_id: string;
   name: string;
@@ -33,13 +33,13 @@ interface ElasticIpRow extends Record<string, unknown> {
   released_at: Date | null;
 }
 
-const SELECT_ELASTIC_IP = `
+export const SELECT_ELASTIC_IP = `
   SELECT e.id, e.org_id, e.name, e.idc, e.product, e.ip_address, e.status, e.instance_id,
          e.instance_type, p.internet_connection_type, p.max_bandwidth, e.created_at, e.updated_at,
          e.released_at
   FROM elastic_ips e JOIN products p ON p.name = e.product`;
 
-function toResponse(row: ElasticIpRow): ElasticIpResponse {
+export function toResponse(row: ElasticIpRow): ElasticIpResponse {
   return {
     id: row.id,
     orgId: row.org_id,
@@ -139,4 +139,139 @@ export async function findOffering(db: Queryable, idc: string, product: string):
       enabled: p.enabled,
     })),
   };
+}
+
+export interface ElasticIpListFilter {
+  orgId: string;
+  idc?: string;
+  product?: string;
+  /** Without a status, released EIPs are left out. */
+  status?: ElasticIpResponse['status'];
+  name?: string;
+  address?: { family: Family; value: bigint };
+  instanceId?: string;
+  /** Rows strictly after this (created_at, id); `createdAt` is UTC text with microseconds. */
+  after?: { createdAt: string; id: string };
+  limit: number;
+}
+
+export interface ElasticIpListRow extends ElasticIpRow {
+  /** created_at as UTC text with microseconds, for the next cursor (a Date keeps only ms). */
+  cursor_created_at: string;
+}
+
+/**
+ * One page of an organization's EIPs in (created_at, id) order. The row comparison is done by
+ * the database on its own microsecond values, so that a page boundary never skips or repeats a
+ * row, and it walks the elastic_ips_by_org index.
+ */
+export async function listElasticIpRows(
+  db: Queryable,
+  filter: ElasticIpListFilter,
+): Promise<ElasticIpListRow[]> {
+  const params: unknown[] = [filter.orgId];
+  const where = ['e.org_id = $1'];
+  const add = (sql: (n: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (filter.status === undefined) where.push(`e.status <> 'released'`);
+  else add((n) => `e.status = ${n}`, filter.status);
+  if (filter.idc !== undefined) add((n) => `e.idc = ${n}`, filter.idc);
+  if (filter.product !== undefined) add((n) => `e.product = ${n}`, filter.product);
+  if (filter.name !== undefined) add((n) => `e.name = ${n}`, filter.name);
+  if (filter.address !== undefined) {
+    add((n) => `e.family = ${n}`, filter.address.family);
+    add((n) => `e.address = ${n}::numeric`, filter.address.value.toString());
+  }
+  if (filter.instanceId !== undefined) add((n) => `e.instance_id = ${n}::uuid`, filter.instanceId);
+  if (filter.after !== undefined) {
+    params.push(filter.after.createdAt, filter.after.id);
+    where.push(
+      `(e.created_at, e.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`,
+    );
+  }
+  params.push(filter.limit);
+  return db.query<ElasticIpListRow>(
+    `SELECT l.*,
+            to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+              AS cursor_created_at
+     FROM (${SELECT_ELASTIC_IP} WHERE ${where.join(' AND ')}
+           ORDER BY e.created_at, e.id LIMIT $${params.length}) l
+     ORDER BY l.created_at, l.id`,
+    params,
+  );
+}
+
+export interface ProductOfferingRow extends Record<string, unknown> {
+  name: string;
+  idc: string;
+  internet_connection_type: 'BGP' | 'Dual-Homed';
+  max_bandwidth: string;
+  family: number;
+}
+
+/**
+ * Products with at least one pool in an IDC (enabled or not: a disabled pool is a product
+ * temporarily out of stock, not withdrawn), one row per (IDC, product). Byte order (COLLATE "C")
+ * so that both engines sort alike whatever their default collation.
+ */
+export async function listProductOfferings(
+  db: Queryable,
+  idc: string | undefined,
+): Promise<{ idcExists: boolean; offerings: ProductOfferingRow[] }> {
+  const [exists] = await db.query<{ idc_exists: boolean }>(
+    'SELECT $1::text IS NULL OR EXISTS (SELECT 1 FROM idcs WHERE name = $1) AS idc_exists',
+    [idc ?? null],
+  );
+  const offerings = await db.query<ProductOfferingRow>(
+    `SELECT p.name, pl.idc, p.internet_connection_type, p.max_bandwidth, pl.family
+     FROM pools pl
+     JOIN pool_products pp ON pp.pool = pl.name
+     JOIN products p ON p.name = pp.product
+     WHERE $1::text IS NULL OR pl.idc = $1
+     GROUP BY p.name, pl.idc, p.internet_connection_type, p.max_bandwidth, pl.family
+     ORDER BY pl.idc COLLATE "C", p.name COLLATE "C"`,
+    [idc ?? null],
+  );
+  return { idcExists: exists?.idc_exists === true, offerings };
+}
+
+/** The EIP locked for a state change (FOR UPDATE OF e: the product row is not locked). */
+export async function lockElasticIp(
+  tx: Queryable,
+  orgId: string,
+  id: string,
+): Promise<ElasticIpRow | undefined> {
+  const [row] = await tx.query<ElasticIpRow>(
+    `${SELECT_ELASTIC_IP} WHERE e.id = $1 AND e.org_id = $2 FOR UPDATE OF e`,
+    [id, orgId],
+  );
+  return row;
+}
+
+/** Renames the EIP and writes its `renamed` event in one statement (contract rule 8). */
+export async function updateElasticIpName(
+  tx: Queryable,
+  eip: { id: string; from: string; to: string },
+  actor: string | null,
+): Promise<ElasticIpRow> {
+  const [row] = await tx.query<ElasticIpRow>(
+    `WITH updated AS (
+       UPDATE elastic_ips SET name = $2, updated_at = now() WHERE id = $1
+       RETURNING id, org_id, name, idc, product, ip_address, status, instance_id, instance_type,
+                 created_at, updated_at, released_at
+     ), event AS (
+       INSERT INTO eip_events (type, eip_id, org_id, actor, idc, ip_address, instance_id,
+                               instance_type, detail)
+       SELECT 'renamed', id, org_id, $3, idc, ip_address, instance_id, instance_type,
+              jsonb_build_object('from', $4::text, 'to', $2::text)
+       FROM updated
+     )
+     SELECT u.*, p.internet_connection_type, p.max_bandwidth
+     FROM updated u JOIN products p ON p.name = u.product`,
+    [eip.id, eip.to, actor, eip.from],
+  );
+  if (row === undefined) throw new Error(`elastic IP ${eip.id} vanished while locked`);
+  return row;
 }

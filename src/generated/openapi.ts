@@ -11,10 +11,34 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List elastic IPs of the organization
+         * @description x-eipd: the caller's elastic IPs sorted by (createdAt, id), a page at a time. Released ones are listed only when status=released is asked for. When more follow, a relative Link header with rel="next" carries the next page's URL.
+         */
+        get: operations["listElasticIPs"];
         put?: never;
         /** Allocate elastic IP for organization */
         post: operations["allocateElasticIP"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/elastic-ips/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List elastic IP products
+         * @description x-eipd: the products offered (with at least one pool), per IDC.
+         */
+        get: operations["listElasticIPProducts"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -32,10 +56,15 @@ export interface paths {
         get: operations["getElasticIP"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Release elastic IP
+         * @description Refused while associated. Releasing a released elastic IP succeeds and changes nothing. The address waits out a quarantine before another organization can get it.
+         */
+        delete: operations["releaseElasticIP"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Rename elastic IP */
+        patch: operations["updateElasticIP"];
         trace?: never;
     };
 }
@@ -53,6 +82,22 @@ export interface components {
             /** @description Name of the elastic IP */
             name: components["schemas"]["name"];
             product: components["schemas"]["productName"];
+            /** @description x-eipd: allocate this exact address (count must be 1). It must be free, or in quarantine after a release by the caller's own organization (recovery). Any spelling is accepted; IPv4 with leading zeros is refused as ambiguous. */
+            ipAddress?: string;
+        };
+        /** @description x-eipd: rename an elastic IP. */
+        elasticIPUpdateReq: {
+            name: components["schemas"]["name"];
+        };
+        /** @description x-eipd: a product offered in an IDC. */
+        elasticIPProduct: {
+            name: string;
+            idc: string;
+            /** @enum {string} */
+            internetConnectionType: "BGP" | "Dual-Homed";
+            maxBandwidth: string;
+            /** @enum {string} */
+            ipVersion: "IPv4" | "IPv6";
         };
         UuidObject: {
             /** Format: uuid */
@@ -238,13 +283,54 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /** @description The elastic IP's id. Any letter case is accepted; an id that is not a uuid is answered 404. */
+        elasticIPId: string;
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listElasticIPs: {
+        parameters: {
+            query?: {
+                idc?: components["schemas"]["idcName"];
+                product?: components["schemas"]["productName"];
+                status?: "released" | "associated" | "disassociated";
+                /** @description exact match */
+                name?: string;
+                /** @description any spelling of the address; IPv4 with leading zeros is refused */
+                ipAddress?: string;
+                instanceID?: string;
+                limit?: number;
+                /** @description opaque */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    /** @description <...>; rel="next" when more elastic IPs follow */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["elasticIPResp"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     allocateElasticIP: {
         parameters: {
             query?: never;
@@ -275,6 +361,33 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    listElasticIPProducts: {
+        parameters: {
+            query?: {
+                idc?: components["schemas"]["idcName"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["elasticIPProduct"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getElasticIP: {
         parameters: {
             query?: never;
@@ -298,6 +411,67 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    releaseElasticIP: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The elastic IP's id. Any letter case is accepted; an id that is not a uuid is answered 404. */
+                id: components["parameters"]["elasticIPId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["elasticIPResp"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateElasticIP: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The elastic IP's id. Any letter case is accepted; an id that is not a uuid is answered 404. */
+                id: components["parameters"]["elasticIPId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["elasticIPUpdateReq"];
+            };
+        };
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["elasticIPResp"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

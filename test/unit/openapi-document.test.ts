@@ -69,7 +69,14 @@ describe('openapi document', () => {
       .map((o) => o.operationId)
       .sort();
     assert.deepEqual(ids, Object.keys(operationHandlers).sort());
-    assert.deepEqual(ids, ['allocateElasticIP', 'getElasticIP']);
+    assert.deepEqual(ids, [
+      'allocateElasticIP',
+      'getElasticIP',
+      'listElasticIPProducts',
+      'listElasticIPs',
+      'releaseElasticIP',
+      'updateElasticIP',
+    ]);
   });
 
   test('the app registers exactly the documented routes', async () => {
