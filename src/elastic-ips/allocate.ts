@@ -1,20 +1,37 @@
 /**
  * allocateElasticIP: `count` new addresses of a product in an IDC for the caller's organization,
- * all in one transaction (contract rule 2), each with its `allocated` event (rule 8).
+ * all in one transaction (contract rule 2), each with its `allocated` event (rule 8); or, with
+ * `ipAddress`, that one exact address (a free one, one past its quarantine, or one the caller's
+ * own organization released: recovery, which creates a new EIP since released is terminal).
  */
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { TransactionContentionError } from '../db/errors.js';
-import { ApiError } from '../errors.js';
-import { formatAddress } from '../ipam/address.js';
-import { ClaimContention, claimAddresses } from '../ipam/allocator.js';
-import { findOffering, insertAllocated } from './repository.js';
+import { ApiError, ValidationError } from '../errors.js';
+import { type Address, AddressError, formatAddress, parseAddress } from '../ipam/address.js';
+import {
+  ClaimContention,
+  type ClaimedAddress,
+  carveAddress,
+  claimAddresses,
+  type ReusePolicy,
+} from '../ipam/allocator.js';
+import { type ValidationDetail, violation } from '../validation-detail.js';
+import {
+  findPoolOfAddress,
+  isHeld,
+  lockQuarantineEntry,
+  removeQuarantineEntry,
+} from './lifecycle-repository.js';
+import { findOffering, insertAllocated, type Offering } from './repository.js';
 
 export interface AllocateRequest {
   idc: string;
   product: string;
   name: string;
   count: number;
+  /** An exact address in any spelling; validated here, since the schema only bounds its length. */
+  ipAddress?: string | undefined;
 }
 
 export interface Caller {
@@ -30,9 +47,12 @@ export async function allocateElasticIps(
   db: Database,
   caller: Caller,
   request: AllocateRequest,
+  reuse: ReusePolicy,
 ): Promise<{ id: string }[]> {
+  // Validation comes before any existence check (contract: order of checks).
+  const explicit = request.ipAddress === undefined ? undefined : validateExplicit(request);
   try {
-    return await allocateOnce(db, caller, request);
+    return await allocateOnce(db, caller, request, reuse, explicit);
   } catch (error) {
     // The database is fine; other requests kept the last free ranges busy for longer than the
     // retries lasted. Say so, rather than "database is unavailable".
@@ -47,54 +67,172 @@ export async function allocateElasticIps(
   }
 }
 
+/**
+ * `count` must be 1 and the address must parse strictly; both failures are reported together, in
+ * the schema's property order (count before ipAddress), like schema violations.
+ */
+function validateExplicit(request: AllocateRequest): Address {
+  const details: ValidationDetail[] = [];
+  if (request.count !== 1) {
+    details.push(violation('count', 'maximum', '1', request.count));
+  }
+  let address: Address | undefined;
+  try {
+    address = parseAddress(request.ipAddress ?? '');
+  } catch (error) {
+    if (!(error instanceof AddressError)) throw error;
+    details.push(violation('ipAddress', 'format', 'ip-address', request.ipAddress));
+  }
+  if (details.length > 0 || address === undefined) throw new ValidationError(details);
+  return address;
+}
+
+function checkOffering(offering: Offering, request: AllocateRequest): void {
+  if (!offering.idcExists) throw new ApiError('IDC_NOT_FOUND', `IDC ${request.idc} was not found`);
+  if (!offering.productExists) {
+    throw new ApiError('PRODUCT_NOT_FOUND', `product ${request.product} was not found`);
+  }
+  if (offering.pools.length === 0) {
+    throw new ApiError(
+      'PRODUCT_NOT_OFFERED',
+      `product ${request.product} is not offered in IDC ${request.idc}`,
+    );
+  }
+}
+
 async function allocateOnce(
   db: Database,
   caller: Caller,
   request: AllocateRequest,
+  reuse: ReusePolicy,
+  explicit: Address | undefined,
 ): Promise<{ id: string }[]> {
   return db.transaction(async (tx) => {
     const offering = await findOffering(tx, request.idc, request.product);
-    if (!offering.idcExists)
-      throw new ApiError('IDC_NOT_FOUND', `IDC ${request.idc} was not found`);
-    if (!offering.productExists) {
-      throw new ApiError('PRODUCT_NOT_FOUND', `product ${request.product} was not found`);
-    }
-    if (offering.pools.length === 0) {
-      throw new ApiError(
-        'PRODUCT_NOT_OFFERED',
-        `product ${request.product} is not offered in IDC ${request.idc}`,
-      );
-    }
-    const pools = offering.pools.filter((p) => p.enabled);
-    if (pools.length === 0) {
-      throw new ApiError(
-        'NO_FREE_ADDRESS',
-        `no free address for product ${request.product} in IDC ${request.idc}: requested ${request.count}, available 0 (its pools there are disabled)`,
-        { 'Retry-After': String(EXHAUSTED_RETRY_AFTER_SECONDS) },
-      );
-    }
-    const claim = await claimAddresses(tx, pools, request.count);
-    if (!claim.ok) {
-      // Throwing rolls back whatever part of the request was claimed.
-      throw new ApiError(
-        'NO_FREE_ADDRESS',
-        `no free address for product ${request.product} in IDC ${request.idc}: requested ${request.count}, available ${claim.available}`,
-        { 'Retry-After': String(EXHAUSTED_RETRY_AFTER_SECONDS) },
-      );
-    }
-    const eips = claim.addresses.map((a) => ({
+    checkOffering(offering, request);
+    const claimed =
+      explicit === undefined
+        ? await claimAny(tx, offering, request, reuse)
+        : [await claimExact(tx, caller, request, reuse, explicit)];
+    const eips = claimed.map((a) => ({
       id: randomUUID(),
       pool: a.pool,
       family: a.family,
       address: a.address,
       ipAddress: formatAddress({ family: a.family, value: a.address }),
     }));
-    await insertAllocated(
-      tx,
-      { orgId: caller.orgId, actor: caller.subject },
-      { name: request.name, idc: request.idc, product: request.product },
-      eips,
-    );
+    try {
+      await insertAllocated(
+        tx,
+        { orgId: caller.orgId, actor: caller.subject },
+        { name: request.name, idc: request.idc, product: request.product },
+        eips,
+      );
+    } catch (error) {
+      // Two explicit requests for one address can both pass the checks above when the address
+      // appears between them; the unique index then refuses the second, which is a plain
+      // "unavailable", not a server error.
+      if (explicit !== undefined && isLiveHolderViolation(error)) {
+        throw addressUnavailable(explicit, 'it is held by another elastic IP');
+      }
+      throw error;
+    }
     return eips.map((e) => ({ id: e.id }));
   });
+}
+
+function isLiveHolderViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, constraint, message } = error as {
+    code?: unknown;
+    constraint?: unknown;
+    message?: unknown;
+  };
+  if (code !== '23505') return false;
+  return (
+    constraint === 'elastic_ips_one_live_holder' ||
+    (typeof message === 'string' && message.includes('elastic_ips_one_live_holder'))
+  );
+}
+
+function addressUnavailable(address: Address, why: string): ApiError {
+  return new ApiError(
+    'ADDRESS_UNAVAILABLE',
+    `address ${formatAddress(address)} is not available: ${why}`,
+  );
+}
+
+/**
+ * One exact address. A disabled pool answers ADDRESS_UNAVAILABLE rather than NO_FREE_ADDRESS: the
+ * address exists in the product's pools but will not be handed out, and retrying later (what the
+ * 503's Retry-After suggests) would not help.
+ * Locking: the quarantine entry is read FOR UPDATE before anything else is locked, and the free
+ * range only when there is no entry, so the transaction waits for at most one allocator row and
+ * holds none while it waits (the deadlock argument in src/ipam/allocator.ts).
+ */
+async function claimExact(
+  tx: Queryable,
+  caller: Caller,
+  request: AllocateRequest,
+  reuse: ReusePolicy,
+  address: Address,
+): Promise<ClaimedAddress> {
+  const pool = await findPoolOfAddress(tx, request.idc, request.product, address);
+  if (pool === undefined) {
+    throw new ApiError(
+      'ADDRESS_NOT_IN_POOLS',
+      `address ${formatAddress(address)} is not in the pools of product ${request.product} in IDC ${request.idc}`,
+    );
+  }
+  if (!pool.enabled) throw addressUnavailable(address, `its pool ${pool.name} is disabled`);
+  if (pool.reserved) throw addressUnavailable(address, 'it is reserved');
+  if (await isHeld(tx, address)) {
+    throw addressUnavailable(address, 'it is held by another elastic IP');
+  }
+  const claimed = { pool: pool.name, family: address.family, address: address.value };
+  const entry = await lockQuarantineEntry(
+    tx,
+    pool.name,
+    address.value,
+    caller.orgId,
+    reuse.quarantineSeconds,
+  );
+  if (entry !== undefined) {
+    // Quarantine protects a new tenant from the old one's stale DNS; the old tenant itself may
+    // take its address back at once.
+    if (!entry.ownRelease && !entry.pastQuarantine) {
+      throw addressUnavailable(address, 'it was released recently and is in quarantine');
+    }
+    await removeQuarantineEntry(tx, pool.name, address.value);
+    return claimed;
+  }
+  if (await carveAddress(tx, pool.name, address.value)) return claimed;
+  // Neither free nor quarantined: another transaction took it after isHeld looked.
+  throw addressUnavailable(address, 'it is held by another elastic IP');
+}
+
+async function claimAny(
+  tx: Queryable,
+  offering: Offering,
+  request: AllocateRequest,
+  reuse: ReusePolicy,
+): Promise<ClaimedAddress[]> {
+  const pools = offering.pools.filter((p) => p.enabled);
+  if (pools.length === 0) {
+    throw new ApiError(
+      'NO_FREE_ADDRESS',
+      `no free address for product ${request.product} in IDC ${request.idc}: requested ${request.count}, available 0 (its pools there are disabled)`,
+      { 'Retry-After': String(EXHAUSTED_RETRY_AFTER_SECONDS) },
+    );
+  }
+  const claim = await claimAddresses(tx, pools, request.count, reuse);
+  if (!claim.ok) {
+    // Throwing rolls back whatever part of the request was claimed.
+    throw new ApiError(
+      'NO_FREE_ADDRESS',
+      `no free address for product ${request.product} in IDC ${request.idc}: requested ${request.count}, available ${claim.available}`,
+      { 'Retry-After': String(EXHAUSTED_RETRY_AFTER_SECONDS) },
+    );
+  }
+  return claim.addresses;
 }

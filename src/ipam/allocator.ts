@@ -1,6 +1,6 @@
 /**
- * The address allocator: hands out never-used addresses of a product's pools, inside the caller's
- * transaction.
+ * The address allocator: hands out addresses of a product's pools inside the caller's transaction,
+ * never-used addresses first and released ones only after their quarantine (contract rule 7).
  *
  * Representation. A pool's never-used addresses are a handful of disjoint ranges in
  * `pool_free_ranges`: a row covers [lo, hi], of which [next_free, hi] is still free. A new pool
@@ -10,6 +10,9 @@
  * address for the whole pool, so an IPv4 /8 or an IPv6 /48 costs the same handful of rows as a /24,
  * and taking an address is an index probe on (pool, lo) plus one update: the cost does not depend
  * on the pool's size or on how full it is (contract rule 6).
+ * Released addresses are one row each in `released_addresses` (only while nobody holds them), and
+ * are taken only when the product's pools have no never-used range left, oldest release first,
+ * once released_at is older than the quarantine by the database's clock. Taking one deletes its row.
  *
  * Concurrency argument (contract rules 1 and 2).
  * 1. Every row is locked (FOR UPDATE) before its next_free is read for use, and the same
@@ -19,22 +22,31 @@
  *    re-reads the newest row version after the wait; a deleted row is not returned at all).
  * 2. Rows of a pool are disjoint, and pools are disjoint (an exclusion constraint), so an address
  *    is in at most one row; rule 1 then means it is handed out at most once from the free ranges.
+ *    A released address is in neither a free range (it was taken from one) nor twice in
+ *    released_addresses (its primary key); its row is locked before use and deleted by the taker,
+ *    so a second taker skips it, or (explicit allocation, which waits) finds it gone.
  * 3. Independently of all that, the partial unique index `elastic_ips_one_live_holder` refuses a
  *    second live EIP on the same address. The argument above is why that never fires in normal
  *    operation; the index is why a bug here could never become a double allocation.
- * 4. All ranges taken for one request are taken in the caller's transaction. If the request cannot
- *    be satisfied in full the caller rolls back, and the rollback restores every next_free: a
- *    `count: N` request gets N addresses or none.
+ * 4. All rows taken for one request are taken in the caller's transaction. If the request cannot
+ *    be satisfied in full the caller rolls back, and the rollback restores every next_free and
+ *    every released row: a `count: N` request gets N addresses or none.
  * Contention: SKIP LOCKED sends concurrent allocations to different stripes. Only when every
  * remaining row is locked does a transaction wait (FOR UPDATE without SKIP LOCKED), so a nearly
- * full pool is never reported empty just because its last rows are busy.
- * Deadlock freedom: rows are ordered by (pool name, lo), and a transaction only ever waits for a
- * row that comes after every row it already holds. Around any cycle of waits each row would have
- * to come after the one before it, which is impossible, so no cycle can form and nobody sits out
- * PostgreSQL's deadlock_timeout. (Rows taken with SKIP LOCKED never wait, so their order does not
- * matter.) When the only busy rows come before one it holds, the transaction gives up instead
- * (ClaimContention, SQLSTATE 40001): the wrapper rolls it back, releasing its rows, and runs it
- * again after a short jittered pause.
+ * full pool is never reported empty just because its last rows are busy. Released rows are never
+ * waited for: a claim skips the ones other transactions hold, so while the last reusable addresses
+ * are being taken by others a request may be answered 503 although one of them later rolls back.
+ * Deadlock freedom: free-range rows are ordered by (pool name, lo), and a transaction only ever
+ * waits for a row that comes after every row it already holds. Around any cycle of waits each row
+ * would have to come after the one before it, which is impossible, so no cycle can form and nobody
+ * sits out PostgreSQL's deadlock_timeout. (Rows taken with SKIP LOCKED never wait, so their order
+ * does not matter.) When the only busy rows come before one it holds, the transaction gives up
+ * instead (ClaimContention, SQLSTATE 40001): the wrapper rolls it back, releasing its rows, and
+ * runs it again after a short jittered pause. Released rows do not extend any cycle: a claim takes
+ * them with SKIP LOCKED, only after its last wait, and returns without waiting again. Explicit
+ * allocation (elastic-ips/allocate.ts) waits for at most one row, the released row or the free
+ * range holding its address, and holds no allocator row while it waits; a transaction that holds
+ * nothing anybody waits for cannot be part of a cycle.
  */
 import type { Queryable } from '../db/database.js';
 import type { Family } from './address.js';
@@ -74,6 +86,21 @@ export const ALLOCATOR_SQL = {
   remove: 'DELETE FROM pool_free_ranges WHERE pool = $1 AND lo = $2::numeric',
   pickContaining: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
     WHERE pool = $1 AND lo <= $2::numeric ORDER BY lo DESC LIMIT 1 FOR UPDATE`,
+  // One pool, the usual case: an ordered scan of released_addresses_reuse_order that stops after
+  // $3 rows, so its cost does not grow with the number of released addresses.
+  pickReleasedInPool: `SELECT pool, address::text, released_at FROM released_addresses
+    WHERE pool = $1 AND released_at <= now() - make_interval(secs => $2::double precision)
+    ORDER BY released_at, address LIMIT $3 FOR UPDATE SKIP LOCKED`,
+  // Several pools: oldest release first across all of them, at the price of sorting their
+  // reusable released rows.
+  pickReleasedInPools: `SELECT pool, address::text, released_at FROM released_addresses
+    WHERE pool = ANY($1::text[]) AND released_at <= now() - make_interval(secs => $2::double precision)
+    ORDER BY released_at, address LIMIT $3 FOR UPDATE SKIP LOCKED`,
+  removeReleased: `DELETE FROM released_addresses r
+    USING unnest($1::text[], $2::numeric[]) AS t(pool, address)
+    WHERE r.pool = t.pool AND r.address = t.address`,
+  countReusable: `SELECT count(*)::text AS n FROM released_addresses
+    WHERE pool = ANY($1::text[]) AND released_at <= now() - make_interval(secs => $2::double precision)`,
 } as const;
 /** Below every address of either family: "no lower bound" for the waiting pick. */
 const NO_BOUND = '-1';
@@ -98,15 +125,24 @@ export class ClaimContention extends Error {
  */
 const MAX_WAITS = 1000;
 
+export interface ReusePolicy {
+  /** Seconds a released address waits before it is handed out again. */
+  quarantineSeconds: number;
+}
+
 /**
- * Takes `count` never-used addresses from `pools` (in name order, the order of the deadlock
- * argument, whatever order they are given in), all in the caller's transaction. When fewer are free, returns how many were available and leaves the caller to roll
- * back what was taken so far.
+ * Takes `count` addresses from `pools` (in name order, the order of the deadlock argument,
+ * whatever order they are given in), all in the caller's transaction: never-used ones first, then
+ * released ones past their quarantine, oldest release first. The quarantine applies to every
+ * organization here, the releasing one included; only an explicit request gets an address back
+ * early. When fewer are available, returns how many were and leaves the caller to roll back what
+ * was taken so far.
  */
 export async function claimAddresses(
   tx: Queryable,
   unordered: readonly PoolRef[],
   count: number,
+  reuse: ReusePolicy,
 ): Promise<ClaimResult> {
   const pools = [...unordered].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const taken: ClaimedAddress[] = [];
@@ -141,7 +177,17 @@ export async function claimAddresses(
       pools.map((p) => p.name),
     ]);
     if (any?.left !== true) {
-      return { ok: false, available: BigInt(taken.length) + (await countFree(tx, pools)) };
+      // No never-used address is left anywhere in these pools: fall back to released ones. This
+      // is the claim's last step; it never waits again after it (see the deadlock argument).
+      remaining -= await takeReleased(tx, pools, remaining, reuse, taken);
+      if (remaining === 0n) return { ok: true, addresses: taken };
+      return {
+        ok: false,
+        available:
+          BigInt(taken.length) +
+          (await countFree(tx, pools)) +
+          (await countReusable(tx, pools, reuse)),
+      };
     }
     if (waits >= MAX_WAITS) throw new ClaimContention();
     const target = await firstRowAfter(tx, pools, highest);
@@ -197,6 +243,51 @@ async function takeFromRow(
     into.push({ pool: pool.name, family: pool.family, address: a });
   }
   return take;
+}
+
+/** Takes up to `wanted` released addresses past quarantine, oldest release first; none it waits for. */
+async function takeReleased(
+  tx: Queryable,
+  pools: readonly PoolRef[],
+  wanted: bigint,
+  reuse: ReusePolicy,
+  into: ClaimedAddress[],
+): Promise<bigint> {
+  const only = pools.length === 1 ? pools[0] : undefined;
+  const rows = await tx.query<{ pool: string; address: string }>(
+    only !== undefined ? ALLOCATOR_SQL.pickReleasedInPool : ALLOCATOR_SQL.pickReleasedInPools,
+    [
+      only !== undefined ? only.name : pools.map((p) => p.name),
+      reuse.quarantineSeconds,
+      wanted.toString(),
+    ],
+  );
+  if (rows.length === 0) return 0n;
+  await tx.query(ALLOCATOR_SQL.removeReleased, [
+    rows.map((r) => r.pool),
+    rows.map((r) => r.address),
+  ]);
+  const families = new Map(pools.map((p) => [p.name, p.family]));
+  for (const row of rows) {
+    const family = families.get(row.pool);
+    // The query only returns rows of these pools; a miss would be a bug, not a state to handle.
+    if (family === undefined) throw new Error(`released address of unexpected pool ${row.pool}`);
+    into.push({ pool: row.pool, family, address: BigInt(row.address) });
+  }
+  return BigInt(rows.length);
+}
+
+/** Released addresses of `pools` past their quarantine (including ones others are taking now). */
+export async function countReusable(
+  tx: Queryable,
+  pools: readonly PoolRef[],
+  reuse: ReusePolicy,
+): Promise<bigint> {
+  const [row] = await tx.query<{ n: string }>(ALLOCATOR_SQL.countReusable, [
+    pools.map((p) => p.name),
+    reuse.quarantineSeconds,
+  ]);
+  return BigInt(row?.n ?? '0');
 }
 
 /** Never-used addresses left in `pools` (an exact integer; IPv6 pools exceed 2^64). */

@@ -25,6 +25,7 @@ export async function startTestApp(options: {
   backend: BackendName;
   catalog?: string;
   maxAllocateCount?: number;
+  quarantineSeconds?: number;
 }): Promise<TestApp> {
   const database = await createDatabase(options.backend);
   try {
@@ -46,6 +47,9 @@ export async function startTestApp(options: {
       db: database.db,
       verifier,
       maxAllocateCount: options.maxAllocateCount ?? 100,
+      ...(options.quarantineSeconds === undefined
+        ? {}
+        : { quarantineSeconds: options.quarantineSeconds }),
       bodyLimitBytes: 1024 * 1024,
       logger: false,
     });
