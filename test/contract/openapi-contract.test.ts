@@ -1,5 +1,6 @@
 /**
- * Contract test: every status and body that allocateElasticIP and getElasticIP send, success and
+ * Contract test: every status and body that eipd's operations (allocateElasticIP, getElasticIP,
+ * listElasticIPs, listElasticIPProducts, updateElasticIP, releaseElasticIP) send, success and
  * error, is checked against openapi/eipd.yaml by Stoplight Prism, an OpenAPI validator that shares
  * nothing with eipd's own Ajv setup (its own document parser, $ref resolution and schema
  * translation).
@@ -80,7 +81,13 @@ pools:
 /** What the stub database of the 500 case throws: SQL that must never reach a response. */
 const LEAKY_ERROR = 'relation "elastic_ips" does not exist: SELECT e.id FROM elastic_ips e';
 
-type OperationId = 'allocateElasticIP' | 'getElasticIP';
+type OperationId =
+  | 'allocateElasticIP'
+  | 'getElasticIP'
+  | 'listElasticIPs'
+  | 'listElasticIPProducts'
+  | 'updateElasticIP'
+  | 'releaseElasticIP';
 
 interface Violation {
   location: string[];
@@ -101,7 +108,7 @@ interface Exchange {
 }
 
 interface HttpCall {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   headers?: Record<string, string>;
   body?: string;
@@ -234,6 +241,12 @@ async function startPrismCli(documentFile: string, upstream: string): Promise<Pr
 }
 
 const SEVERITIES = ['Error', 'Warning', 'Information', 'Hint'];
+const IN_PROCESS_METHOD: Record<HttpCall['method'], IHttpRequest['method']> = {
+  GET: 'get',
+  POST: 'post',
+  PATCH: 'patch',
+  DELETE: 'delete',
+};
 
 /** Prism's proxy engine in-process, configured as `prism proxy --errors false` configures it. */
 async function prismInProcess(document: string | object, upstream: string): Promise<Transport> {
@@ -254,7 +267,7 @@ async function prismInProcess(document: string | object, upstream: string): Prom
   return {
     async send(call) {
       const input: IHttpRequest = {
-        method: call.method === 'GET' ? 'get' : 'post',
+        method: IN_PROCESS_METHOD[call.method],
         url: { path: call.path },
         headers: call.headers ?? {},
         body: call.body,
@@ -307,6 +320,10 @@ for (const item of Object.values(documented.paths)) {
 const seenStatuses = new Map<OperationId, Set<string>>([
   ['allocateElasticIP', new Set()],
   ['getElasticIP', new Set()],
+  ['listElasticIPs', new Set()],
+  ['listElasticIPProducts', new Set()],
+  ['updateElasticIP', new Set()],
+  ['releaseElasticIP', new Set()],
 ]);
 
 /** Status as expected, no response violation, and an X-Request-Id on every response. */
@@ -404,6 +421,16 @@ function wrongDocument(): object {
   const post = doc.paths['/v1/elastic-ips']?.post;
   assert.ok(post);
   delete post.responses['413'];
+  // The lifecycle operations: a product field, an elastic IP field, and an undocumented 404.
+  assert.ok(schemas.elasticIPProduct && schemas.elasticIPResp);
+  schemas.elasticIPProduct.properties.ipVersion = { type: 'integer' };
+  schemas.elasticIPResp.properties.name = { type: 'integer' };
+  const list = doc.paths['/v1/elastic-ips']?.get;
+  assert.ok(list);
+  list.responses['400'] = {
+    description: 'wrong',
+    content: { 'application/json': { schema: { type: 'array' } } },
+  };
   return doc;
 }
 
@@ -487,6 +514,44 @@ function getEip(
   });
 }
 
+function listEips(via: Transport, token: string | undefined, query = ''): Promise<Exchange> {
+  return via.send({
+    method: 'GET',
+    path: `/v1/elastic-ips${query === '' ? '' : `?${query}`}`,
+    headers: token === undefined ? {} : bearer(token),
+  });
+}
+
+function listProducts(via: Transport, token: string | undefined, query = ''): Promise<Exchange> {
+  return via.send({
+    method: 'GET',
+    path: `/v1/elastic-ips/products${query === '' ? '' : `?${query}`}`,
+    headers: token === undefined ? {} : bearer(token),
+  });
+}
+
+function renameEip(
+  via: Transport,
+  token: string | undefined,
+  id: string,
+  body: string | undefined,
+): Promise<Exchange> {
+  return via.send({
+    method: 'PATCH',
+    path: `/v1/elastic-ips/${encodeURIComponent(id)}`,
+    headers: { ...JSON_TYPE, ...(token === undefined ? {} : bearer(token)) },
+    body,
+  });
+}
+
+function releaseEip(via: Transport, token: string | undefined, id: string): Promise<Exchange> {
+  return via.send({
+    method: 'DELETE',
+    path: `/v1/elastic-ips/${encodeURIComponent(id)}`,
+    headers: token === undefined ? {} : bearer(token),
+  });
+}
+
 const json = (value: unknown): string => JSON.stringify(value);
 
 async function allocateOne(
@@ -544,6 +609,34 @@ describe('Prism reports response violations (against a deliberately wrong docume
       responseViolations(tooLarge).some((v) => /status code/i.test(v.message)),
       JSON.stringify(tooLarge.violations),
     );
+  });
+
+  it('CLI proxy: wrong products, rename, release and list bodies', async () => {
+    const token = await main.token();
+    const locations = (exchange: Exchange) =>
+      responseViolations(exchange).map((v) => v.location.join('.'));
+    const products = await listProducts(wrongCli, token);
+    assert.equal(products.status, 200);
+    assert.ok(
+      locations(products).includes('response.body.0.ipVersion'),
+      JSON.stringify(products.violations),
+    );
+    const id = await allocateOne(token);
+    const renamed = await renameEip(wrongCli, token, id, json({ name: 'renamed' }));
+    assert.equal(renamed.status, 200);
+    assert.ok(
+      locations(renamed).includes('response.body.name'),
+      JSON.stringify(renamed.violations),
+    );
+    const released = await releaseEip(wrongCli, token, id);
+    assert.equal(released.status, 200);
+    assert.ok(
+      locations(released).includes('response.body.name'),
+      JSON.stringify(released.violations),
+    );
+    const badLimit = await listEips(wrongCli, token, 'limit=0');
+    assert.equal(badLimit.status, 400);
+    assert.ok(responseViolations(badLimit).length > 0, JSON.stringify(badLimit.violations));
   });
 
   it('in-process engine: wrong 400 body for invalid JSON', async () => {
@@ -745,12 +838,6 @@ describe('allocateElasticIP and getElasticIP responses conform to openapi/eipd.y
     }
     assert.equal(exchanges[0]?.[1].headers.get('x-request-id'), 'contract-500-allocate');
   });
-
-  it('every documented status of both operations was exercised', () => {
-    for (const [operation, seen] of seenStatuses) {
-      assert.deepEqual([...seen].sort(), documentedStatuses.get(operation), operation);
-    }
-  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -781,5 +868,281 @@ describe('ids the router refuses', () => {
       group: 'auth_verify',
       message: 'Invalid access token.',
     });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The lifecycle operations: list, products, rename, release (and allocate's ipAddress)
+
+/** The Link header of a list page: the relative URL of the next page, or undefined. */
+function nextLink(exchange: Exchange): string | undefined {
+  const link = exchange.headers.get('link');
+  if (link === null) return undefined;
+  const match = /^<(\/v1\/elastic-ips\?[^>]+)>; rel="next"$/.exec(link);
+  assert.ok(match?.[1] !== undefined, `unexpected Link header: ${link}`);
+  return match[1];
+}
+
+async function ipAddressOf(token: string, id: string): Promise<string> {
+  const exchange = await getEip(cli, token, id);
+  conforms('getElasticIP', exchange, 200);
+  const address = asRecord(exchange.body).ipAddress;
+  assert.ok(typeof address === 'string');
+  return address;
+}
+
+describe('listElasticIPs, listElasticIPProducts, updateElasticIP, releaseElasticIP responses conform', () => {
+  it('200 list: without and with filters, and a page with a Link header', async () => {
+    const orgId = randomUUID();
+    const token = await main.token(orgId);
+    const allocated = await allocate(cli, token, json(allocateBody({ count: 3 })));
+    conforms('allocateElasticIP', allocated, 200);
+    const ids = (allocated.body as { id: string }[]).map((e) => e.id);
+    assert.equal(ids.length, 3);
+    await allocateOne(token, { product: 'eip.ipv6.test', name: 'v6' });
+
+    const all = await listEips(cli, token);
+    conforms('listElasticIPs', all, 200);
+    assert.ok(Array.isArray(all.body) && all.body.length === 4, all.text);
+    assert.equal(nextLink(all), undefined);
+    for (const item of all.body) assert.equal(asRecord(item).orgId, orgId);
+
+    const [firstId] = ids;
+    assert.ok(firstId !== undefined);
+    const address = await ipAddressOf(token, firstId);
+    const filtered = await listEips(
+      cli,
+      token,
+      `idc=test-east1&product=eip.ipv4.test&status=disassociated&name=web-1&ipAddress=${encodeURIComponent(address)}`,
+    );
+    conforms('listElasticIPs', filtered, 200);
+    assert.ok(Array.isArray(filtered.body) && filtered.body.length === 1, filtered.text);
+    assert.equal(asRecord(filtered.body[0]).id, firstId);
+
+    const byInstance = await listEips(cli, token, `instanceID=${randomUUID()}`);
+    conforms('listElasticIPs', byInstance, 200);
+    assert.deepEqual(byInstance.body, []);
+
+    const v6 = await listEips(cli, token, 'product=eip.ipv6.test&ipAddress=2001%3ADB8%3A%3A1');
+    conforms('listElasticIPs', v6, 200);
+
+    // Pages of two: the first carries a Link, the second (followed as given) does not.
+    const first = await listEips(cli, token, 'limit=2');
+    conforms('listElasticIPs', first, 200);
+    assert.ok(Array.isArray(first.body) && first.body.length === 2, first.text);
+    const next = nextLink(first);
+    assert.ok(next !== undefined, 'no Link header on a non-final page');
+    const second = await cli.send({ method: 'GET', path: next, headers: bearer(token) });
+    conforms('listElasticIPs', second, 200);
+    assert.ok(Array.isArray(second.body) && second.body.length === 2, second.text);
+    assert.equal(nextLink(second), undefined);
+
+    const released = await releaseEip(cli, token, firstId);
+    conforms('releaseElasticIP', released, 200);
+    const releasedList = await listEips(cli, token, 'status=released');
+    conforms('listElasticIPs', releasedList, 200);
+    assert.ok(Array.isArray(releasedList.body) && releasedList.body.length === 1);
+    const releasedItem = asRecord(releasedList.body[0]);
+    assert.equal(releasedItem.status, 'released');
+    assert.equal(typeof releasedItem.releasedAt, 'string');
+  });
+
+  it('200 products: without and with an IDC', async () => {
+    const token = await main.token();
+    const all = await listProducts(cli, token);
+    conforms('listElasticIPProducts', all, 200);
+    assert.ok(Array.isArray(all.body) && all.body.length > 0, all.text);
+    const east = await listProducts(cli, token, 'idc=test-east1');
+    conforms('listElasticIPProducts', east, 200);
+    assert.ok(Array.isArray(east.body) && east.body.length === 2, east.text);
+    for (const item of east.body) assert.equal(asRecord(item).idc, 'test-east1');
+  });
+
+  it('200 rename; 200 release, and release again', async () => {
+    const token = await main.token();
+    const id = await allocateOne(token);
+    const renamed = await renameEip(cli, token, id, json({ name: 'renamed one' }));
+    conforms('updateElasticIP', renamed, 200);
+    assert.equal(asRecord(renamed.body).name, 'renamed one');
+
+    const released = await releaseEip(cli, token, id);
+    conforms('releaseElasticIP', released, 200);
+    assert.equal(asRecord(released.body).status, 'released');
+    const again = await releaseEip(cli, token, id.toUpperCase());
+    conforms('releaseElasticIP', again, 200);
+    assert.equal(asRecord(again.body).status, 'released');
+  });
+
+  it('400 list: limit=0, an unknown parameter, a leading-zero ipAddress, a bad cursor', async () => {
+    const token = await main.token();
+    for (const query of ['limit=0', 'limit=1001', 'colour=red', 'ipAddress=010.0.0.1']) {
+      const exchange = await listEips(cli, token, query);
+      conforms('listElasticIPs', exchange, 400);
+      const body = asRecord(exchange.body);
+      assert.equal(body.group, 'request', query);
+      assert.equal(body.code, 0, query);
+    }
+    const cursor = await listEips(cli, token, 'cursor=not-a-cursor');
+    conforms('listElasticIPs', cursor, 400);
+    assert.equal(asRecord(cursor.body).code, 4007);
+  });
+
+  it('400 products: a malformed IDC and an unknown parameter', async () => {
+    const token = await main.token();
+    for (const query of ['idc=no%20where', 'product=x']) {
+      const exchange = await listProducts(cli, token, query);
+      conforms('listElasticIPProducts', exchange, 400);
+      assert.equal(asRecord(exchange.body).group, 'request', query);
+    }
+  });
+
+  it('400 rename: a bad name, an unknown field, a released EIP (4006)', async () => {
+    const token = await main.token();
+    const id = await allocateOne(token);
+    for (const body of [{ name: '-bad-' }, { name: 'ok', colour: 'red' }, {}]) {
+      const exchange = await renameEip(cli, token, id, json(body));
+      conforms('updateElasticIP', exchange, 400);
+      assert.equal(asRecord(exchange.body).group, 'request', json(body));
+    }
+    const invalidJson = await renameEip(inProcess, token, id, '{"name":');
+    conforms('updateElasticIP', invalidJson, 400);
+    assert.equal(asRecord(invalidJson.body).code, 1);
+
+    conforms('releaseElasticIP', await releaseEip(cli, token, id), 200);
+    const released = await renameEip(cli, token, id, json({ name: 'too late' }));
+    conforms('updateElasticIP', released, 400);
+    assert.deepEqual(released.body, { code: 4006, reason: `elastic IP ${id} is released` });
+  });
+
+  it('400 release: an associated EIP (4002)', async () => {
+    const token = await main.token();
+    const id = await allocateOne(token);
+    await main.db.query(
+      "UPDATE elastic_ips SET status='associated', instance_id=gen_random_uuid(), instance_type='baremetal' WHERE id=$1",
+      [id],
+    );
+    const associated = await getEip(cli, token, id);
+    conforms('getElasticIP', associated, 200);
+    assert.equal(asRecord(associated.body).status, 'associated');
+    const listed = await listEips(cli, token, 'status=associated');
+    conforms('listElasticIPs', listed, 200);
+    const exchange = await releaseEip(cli, token, id);
+    conforms('releaseElasticIP', exchange, 400);
+    assert.equal(asRecord(exchange.body).code, 4002);
+  });
+
+  it('400 allocate: ipAddress with count 2, a held ipAddress (4005)', async () => {
+    const token = await main.token();
+    const withCount = await allocate(
+      cli,
+      token,
+      json(allocateBody({ count: 2, ipAddress: '192.0.2.200' })),
+    );
+    conforms('allocateElasticIP', withCount, 400);
+    assert.equal(asRecord(withCount.body).code, 0);
+
+    const otherToken = await main.token();
+    const held = await ipAddressOf(otherToken, await allocateOne(otherToken));
+    const exchange = await allocate(cli, token, json(allocateBody({ ipAddress: held })));
+    conforms('allocateElasticIP', exchange, 400);
+    assert.equal(asRecord(exchange.body).code, 4005);
+  });
+
+  it('200 allocate with a free ipAddress; 404 with one outside the pools (4045)', async () => {
+    const token = await main.token();
+    const ok = await allocate(
+      cli,
+      token,
+      json(allocateBody({ ipAddress: '198.51.100.77', idc: 'test-west1' })),
+    );
+    conforms('allocateElasticIP', ok, 200);
+    const outside = await allocate(cli, token, json(allocateBody({ ipAddress: '10.0.0.1' })));
+    conforms('allocateElasticIP', outside, 404);
+    assert.equal(asRecord(outside.body).code, 4045);
+  });
+
+  it('401: each new operation without a token and with an expired one', async () => {
+    const id = randomUUID();
+    for (const token of [undefined, await expiredToken()]) {
+      const exchanges: [OperationId, Exchange][] = [
+        ['listElasticIPs', await listEips(cli, token)],
+        ['listElasticIPProducts', await listProducts(cli, token)],
+        ['updateElasticIP', await renameEip(cli, token, id, json({ name: 'x' }))],
+        ['releaseElasticIP', await releaseEip(cli, token, id)],
+      ];
+      for (const [operation, exchange] of exchanges) {
+        conforms(operation, exchange, 401);
+        assert.equal(asRecord(exchange.body).group, 'auth_verify', operation);
+        assert.ok(exchange.headers.get('www-authenticate')?.startsWith('Bearer'), operation);
+      }
+    }
+  });
+
+  it('404: products of an unknown IDC; rename and release of unknown, foreign, non-uuid ids', async () => {
+    const token = await main.token();
+    const products = await listProducts(cli, token, 'idc=nowhere-1');
+    conforms('listElasticIPProducts', products, 404);
+    assert.deepEqual(products.body, { code: 4041, reason: 'IDC nowhere-1 was not found' });
+
+    const theirs = await allocateOne(await main.token());
+    for (const id of [randomUUID(), theirs, 'not-a-uuid']) {
+      const renamed = await renameEip(cli, token, id, json({ name: 'mine now' }));
+      conforms('updateElasticIP', renamed, 404);
+      assert.equal(asRecord(renamed.body).code, 4044, id);
+      const released = await releaseEip(cli, token, id);
+      conforms('releaseElasticIP', released, 404);
+      assert.equal(asRecord(released.body).code, 4044, id);
+    }
+  });
+
+  it('413 rename: a body over the 1 MiB limit', async () => {
+    const token = await main.token();
+    const id = await allocateOne(token);
+    const exchange = await renameEip(
+      cli,
+      token,
+      id,
+      json({ name: 'web', pad: 'x'.repeat(1_100_000) }),
+    );
+    conforms('updateElasticIP', exchange, 413);
+    assert.equal(asRecord(exchange.body).code, 4131);
+  });
+
+  it('503 database unavailable and 500 internal error, for each new operation', async () => {
+    const token = await main.token();
+    for (const [via, status] of [
+      [dbDown, 503],
+      [broken, 500],
+    ] as const) {
+      const id = randomUUID();
+      const exchanges: [OperationId, Exchange][] = [
+        ['listElasticIPs', await listEips(via, token)],
+        ['listElasticIPProducts', await listProducts(via, token)],
+        ['updateElasticIP', await renameEip(via, token, id, json({ name: 'x' }))],
+        ['releaseElasticIP', await releaseEip(via, token, id)],
+      ];
+      for (const [operation, exchange] of exchanges) {
+        conforms(operation, exchange, status);
+        if (status === 503) {
+          assert.deepEqual(exchange.body, { reason: 'database is unavailable' }, operation);
+        } else {
+          assert.equal(asRecord(exchange.body).code, 5001, operation);
+          assert.ok(!exchange.text.includes('elastic_ips'), exchange.text);
+        }
+      }
+    }
+  });
+});
+
+describe('coverage', () => {
+  it('every documented status of every operation was exercised', () => {
+    assert.deepEqual(
+      [...seenStatuses.keys()].sort(),
+      [...documentedStatuses.keys()].sort(),
+      'operations',
+    );
+    for (const [operation, seen] of seenStatuses) {
+      assert.deepEqual([...seen].sort(), documentedStatuses.get(operation), operation);
+    }
   });
 });
