@@ -12,7 +12,7 @@ import Fastify, {
 import type { TokenVerifier } from './auth/tokens.js';
 import type { Database } from './db/database.js';
 import { tenantAuthHook } from './http/auth.js';
-import { checkBodyShape } from './http/body-shape.js';
+import { checkBodyShape, refuseBody } from './http/body-shape.js';
 import {
   answerMalformedHttp,
   answerRouteNotFound,
@@ -117,7 +117,9 @@ export function buildApp(deps: AppDependencies): {
       },
       onRequest: authenticate,
       preValidation:
-        bodySchema === undefined ? [] : [async (request) => checkBodyShape(request.body)],
+        bodySchema === undefined
+          ? [async (request) => refuseBody(request.body)]
+          : [async (request) => checkBodyShape(request.body)],
       handler: (request, reply) => handler(request, reply, ctx),
     });
   }

@@ -78,7 +78,11 @@ export const DATABASE_UNAVAILABLE_BODY = { reason: 'database is unavailable' } a
  * 400 `{group: "request", code: 0, message, validationDetail}`.
  */
 export class ValidationError extends Error {
-  constructor(readonly details: ValidationDetail[]) {
+  constructor(
+    readonly details: ValidationDetail[],
+    /** Where the offending values came from; the message says so, as for schema violations. */
+    readonly location: 'body' | 'query' = 'body',
+  ) {
     super('request validation failed');
     this.name = 'ValidationError';
   }

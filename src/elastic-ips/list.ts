@@ -98,5 +98,5 @@ function parseInstanceId(text: string): string {
 }
 
 function formatError(field: string, format: string, value: string): ValidationError {
-  return new ValidationError([violation(field, 'format', format, value)]);
+  return new ValidationError([violation(field, 'format', format, value)], 'query');
 }

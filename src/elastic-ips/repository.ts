@@ -212,9 +212,8 @@ export interface ProductOfferingRow extends Record<string, unknown> {
 }
 
 /**
- * Products with at least one pool in an IDC (enabled or not: a disabled pool is a product
- * temporarily out of stock, not withdrawn), one row per (IDC, product). Byte order (COLLATE "C")
- * so that both engines sort alike whatever their default collation.
+ * Products with at least one enabled pool in an IDC: what a tenant can allocate there now (a
+ * disabled pool takes no new allocations, so it offers nothing).
  */
 export async function listProductOfferings(
   db: Queryable,
@@ -229,7 +228,7 @@ export async function listProductOfferings(
      FROM pools pl
      JOIN pool_products pp ON pp.pool = pl.name
      JOIN products p ON p.name = pp.product
-     WHERE $1::text IS NULL OR pl.idc = $1
+     WHERE ($1::text IS NULL OR pl.idc = $1) AND pl.enabled
      GROUP BY p.name, pl.idc, p.internet_connection_type, p.max_bandwidth, pl.family
      ORDER BY pl.idc COLLATE "C", p.name COLLATE "C"`,
     [idc ?? null],

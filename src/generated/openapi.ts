@@ -82,7 +82,10 @@ export interface components {
             /** @description Name of the elastic IP */
             name: components["schemas"]["name"];
             product: components["schemas"]["productName"];
-            /** @description x-eipd: allocate this exact address (count must be 1). It must be free, or in quarantine after a release by the caller's own organization (recovery). Any spelling is accepted; IPv4 with leading zeros is refused as ambiguous. */
+            /**
+             * Format: ip-address
+             * @description x-eipd: allocate this exact address (count must be 1). It must be free, or in quarantine after a release by the caller's own organization (recovery). Any spelling is accepted; IPv4 with leading zeros is refused as ambiguous.
+             */
             ipAddress?: string;
         };
         /** @description x-eipd: rename an elastic IP. */

@@ -29,3 +29,11 @@ export function checkBodyShape(body: unknown): void {
     );
   }
 }
+
+/**
+ * Operations without a request body (GET, DELETE) refuse one rather than ignore it: a client
+ * sending `DELETE … {"force": true}` should learn that nothing reads it.
+ */
+export function refuseBody(body: unknown): void {
+  if (body !== undefined) throw new UnreadableBodyError('This operation takes no request body.');
+}

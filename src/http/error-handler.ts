@@ -27,6 +27,12 @@ const BODY_ERRORS: Readonly<Record<string, string>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The request body does not match its Content-Length.',
 };
 
+function invalidMessage(inBody: boolean): string {
+  return inBody
+    ? 'The request body is invalid; see validationDetail.'
+    : 'The query parameters are invalid; see validationDetail.';
+}
+
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (
     error.validation !== undefined &&
@@ -37,9 +43,7 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     const schema = ((inBody ? schemas?.body : schemas?.querystring) ?? {}) as JsonSchema;
     return reply.code(400).send({
       ...REQUEST_INVALID,
-      message: inBody
-        ? 'The request body is invalid; see validationDetail.'
-        : 'The query parameters are invalid; see validationDetail.',
+      message: invalidMessage(inBody),
       validationDetail: toValidationDetails(
         error.validation,
         inBody ? request.body : request.query,
@@ -50,7 +54,7 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (error instanceof ValidationError) {
     return reply.code(400).send({
       ...REQUEST_INVALID,
-      message: 'The request is invalid; see validationDetail.',
+      message: invalidMessage(error.location === 'body'),
       validationDetail: error.details,
     });
   }

@@ -8,6 +8,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { parseAddress } from '../ipam/address.js';
 import { printable } from '../text.js';
 import {
   FALLBACK_REASON,
@@ -37,6 +38,19 @@ export function createAjv(options: { coerce?: boolean } = {}): Ajv {
     // OpenAPI 3.0's `nullable` is understood natively by Ajv.
   });
   addFormats(ajv);
+  // eipd's own strict address syntax (contract rule 4; field case C6), so that an unparsable
+  // address is reported together with every other violation of the same request.
+  ajv.addFormat('ip-address', {
+    type: 'string',
+    validate: (text: string) => {
+      try {
+        parseAddress(text);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
   // Annotations that OpenAPI documents carry and that do not affect validation.
   ajv.addVocabulary([
     'example',

@@ -309,7 +309,7 @@ for (const backend of BACKENDS) {
           {
             group: 'request',
             code: 0,
-            message: 'The request is invalid; see validationDetail.',
+            message: 'The query parameters are invalid; see validationDetail.',
             validationDetail: [
               {
                 field: 'ipAddress',
