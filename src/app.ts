@@ -11,7 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { TokenVerifier } from './auth/tokens.js';
 import type { Database } from './db/database.js';
-import { tenantAuthHook } from './http/auth.js';
+import { operatorAuthHook, tenantAuthHook } from './http/auth.js';
 import { checkBodyShape, refuseBody } from './http/body-shape.js';
 import {
   answerMalformedHttp,
@@ -34,6 +34,8 @@ export interface AppDependencies {
   bodyLimitBytes: number;
   /** Whole-request deadline; a client that trickles its body cannot hold a connection forever. */
   requestTimeoutMs?: number;
+  /** The `scope` value of operator tokens (EIPD_ADMIN_SCOPE); default eip:admin. */
+  adminScope?: string;
   /** Fastify/pino logger options; false in tests. */
   logger: FastifyServerOptions['logger'];
 }
@@ -46,6 +48,7 @@ export function buildApp(deps: AppDependencies): {
 } {
   const document = loadOpenApi({ maxAllocateCount: deps.maxAllocateCount });
   const authenticate = tenantAuthHook(deps.verifier);
+  const authenticateOperator = operatorAuthHook(deps.verifier, deps.adminScope ?? 'eip:admin');
   const app = Fastify({
     logger: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
@@ -81,6 +84,7 @@ export function buildApp(deps: AppDependencies): {
   app.removeContentTypeParser('text/plain');
   registerJsonBodyParser(app);
   app.decorateRequest('caller', null);
+  app.decorateRequest('operator', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
@@ -92,6 +96,10 @@ export function buildApp(deps: AppDependencies): {
     caller(request) {
       if (request.caller === null) throw new Error('tenant route reached without a caller');
       return request.caller;
+    },
+    operator(request) {
+      if (request.operator === null) throw new Error('operator route reached without an operator');
+      return request.operator;
     },
   };
 
@@ -115,7 +123,7 @@ export function buildApp(deps: AppDependencies): {
           ? {}
           : { response: { 200: operation.successSchema } }),
       },
-      onRequest: authenticate,
+      onRequest: operation.path.startsWith('/v1/admin/') ? authenticateOperator : authenticate,
       preValidation:
         bodySchema === undefined
           ? [async (request) => refuseBody(request.body)]

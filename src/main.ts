@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     verifier,
     maxAllocateCount: config.maxAllocateCount,
     quarantineSeconds: config.quarantineSeconds,
+    adminScope: config.auth.adminScope,
     bodyLimitBytes: config.bodyLimitBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },

@@ -1,16 +1,23 @@
 /**
- * Authentication for tenant endpoints: a bearer JWT whose organization claim names the tenant.
+ * Authentication: tenant endpoints need a bearer JWT whose organization claim names the tenant;
+ * operator endpoints (/v1/admin/) need a valid token carrying the admin scope (403 without it).
  * Runs as the route's first hook, before the body is read or validated, so an anonymous caller
  * learns nothing about schemas, IDCs or ids.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Caller } from '../elastic-ips/allocate.js';
-import { AUTH_EXPIRED, AUTH_INVALID } from '../errors.js';
+import { ApiError, AUTH_EXPIRED, AUTH_INVALID } from '../errors.js';
+
+/** An operator acting on /v1/admin/: the token's `sub` is the actor recorded in history. */
+export interface Operator {
+  subject: string | null;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller | null;
+    operator: Operator | null;
   }
 }
 
@@ -24,18 +31,40 @@ function refuse(
   return reply.code(401).header('WWW-Authenticate', challenge).send(body);
 }
 
+/** The verified principal, or undefined after answering 401. */
+async function verified(verifier: TokenVerifier, request: FastifyRequest, reply: FastifyReply) {
+  const outcome = await verifier.verify(request.headers.authorization);
+  if (outcome.ok) return outcome.principal;
+  if (outcome.failure === 'missing') {
+    await refuse(reply, AUTH_INVALID, REALM);
+    return undefined;
+  }
+  const body = outcome.failure === 'expired' ? AUTH_EXPIRED : AUTH_INVALID;
+  await refuse(
+    reply,
+    body,
+    `${REALM}, error="invalid_token", error_description="${body.message.replace(/\.$/, '')}"`,
+  );
+  return undefined;
+}
+
+export function operatorAuthHook(verifier: TokenVerifier, adminScope: string) {
+  return async function authenticateOperator(request: FastifyRequest, reply: FastifyReply) {
+    const principal = await verified(verifier, request, reply);
+    if (principal === undefined) return reply;
+    if (!principal.admin) {
+      const refusal = new ApiError('FORBIDDEN', `this operation needs the ${adminScope} scope`);
+      return reply.code(refusal.status).send(refusal.body());
+    }
+    request.operator = { subject: principal.subject };
+  };
+}
+
 export function tenantAuthHook(verifier: TokenVerifier) {
   return async function authenticateTenant(request: FastifyRequest, reply: FastifyReply) {
-    const outcome = await verifier.verify(request.headers.authorization);
-    if (!outcome.ok) {
-      if (outcome.failure === 'missing') return refuse(reply, AUTH_INVALID, REALM);
-      const body = outcome.failure === 'expired' ? AUTH_EXPIRED : AUTH_INVALID;
-      return refuse(
-        reply,
-        body,
-        `${REALM}, error="invalid_token", error_description="${body.message.replace(/\.$/, '')}"`,
-      );
-    }
+    const principal = await verified(verifier, request, reply);
+    if (principal === undefined) return reply;
+    const outcome = { principal };
     // A token without an organization (an operator's, say) cannot act as a tenant.
     if (outcome.principal.orgId === null) {
       return refuse(
