@@ -4,7 +4,7 @@
  */
 import type { Queryable } from '../db/database.js';
 import type { Address, Family } from '../ipam/address.js';
-import type { ElasticIpResponse } from './repository.js';
+import type { ElasticIpResponse, ElasticIpRow } from './repository.js';
 
 export interface LockedElasticIp {
   id: string;
@@ -158,4 +158,103 @@ export async function removeQuarantineEntry(
     pool,
     address.toString(),
   ]);
+}
+
+/** Columns of an updated EIP, joined with its product to make a response row. */
+const UPDATED_COLUMNS = `id, org_id, name, idc, product, ip_address, status, instance_id, instance_type,
+                 created_at, updated_at, released_at`;
+
+/**
+ * Associates the EIP with an instance and writes its `associated` event in one statement. A
+ * compare-and-set: the update applies only if the EIP is still in the state the caller read
+ * (`from`, under its row lock), so a change that slipped past the lock would update nothing
+ * rather than be overwritten. `detail` records the instance it was moved from, if any.
+ */
+export async function markAssociated(
+  tx: Queryable,
+  eip: { id: string; from: { instanceId: string | null } },
+  to: { instanceId: string; instanceType: NonNullable<ElasticIpResponse['instanceType']> },
+  actor: string | null,
+): Promise<ElasticIpRow | undefined> {
+  const [row] = await tx.query<ElasticIpRow>(
+    `WITH previous AS (
+       SELECT instance_id, instance_type FROM elastic_ips WHERE id = $1
+     ), updated AS (
+       UPDATE elastic_ips
+       SET status = 'associated', instance_id = $2, instance_type = $3, updated_at = now()
+       WHERE id = $1 AND status <> 'released' AND instance_id IS NOT DISTINCT FROM $5::uuid
+       RETURNING ${UPDATED_COLUMNS}
+     ), event AS (
+       INSERT INTO eip_events (type, eip_id, org_id, actor, idc, ip_address, instance_id,
+                               instance_type, detail)
+       SELECT 'associated', u.id, u.org_id, $4, u.idc, u.ip_address, u.instance_id, u.instance_type,
+              CASE WHEN p.instance_id IS NULL THEN NULL
+                   ELSE jsonb_build_object('previousInstanceID', p.instance_id,
+                                           'previousInstanceType', p.instance_type) END
+       FROM updated u CROSS JOIN previous p
+     )
+     SELECT u.*, p.internet_connection_type, p.max_bandwidth
+     FROM updated u JOIN products p ON p.name = u.product`,
+    [eip.id, to.instanceId, to.instanceType, actor, eip.from.instanceId],
+  );
+  return row;
+}
+
+/**
+ * Disassociates an associated EIP and writes its `disassociated` event (carrying the instance it
+ * left) in one statement; a compare-and-set on the instance the caller read under its lock.
+ */
+export async function markDisassociated(
+  tx: Queryable,
+  eip: { id: string; instanceId: string; instanceType: ElasticIpResponse['instanceType'] },
+  actor: string | null,
+): Promise<ElasticIpRow | undefined> {
+  const [row] = await tx.query<ElasticIpRow>(
+    `WITH updated AS (
+       UPDATE elastic_ips
+       SET status = 'disassociated', instance_id = NULL, instance_type = NULL, updated_at = now()
+       WHERE id = $1 AND status = 'associated' AND instance_id = $2::uuid
+       RETURNING ${UPDATED_COLUMNS}
+     ), event AS (
+       INSERT INTO eip_events (type, eip_id, org_id, actor, idc, ip_address, instance_id,
+                               instance_type)
+       SELECT 'disassociated', id, org_id, $3, idc, ip_address, $2::uuid, $4::text
+       FROM updated
+     )
+     SELECT u.*, p.internet_connection_type, p.max_bandwidth
+     FROM updated u JOIN products p ON p.name = u.product`,
+    [eip.id, eip.instanceId, actor, eip.instanceType],
+  );
+  return row;
+}
+
+/**
+ * Disassociates every EIP on the instance, one `disassociated` event each, in one statement. The
+ * EIPs are locked in id order so that two such statements never deadlock each other.
+ */
+export async function disassociateAllOnInstance(
+  tx: Queryable,
+  instanceId: string,
+  actor: string | null,
+): Promise<number> {
+  const rows = await tx.query<{ id: string }>(
+    `WITH locked AS (
+       SELECT id, instance_type FROM elastic_ips
+       WHERE instance_id = $1 AND status = 'associated'
+       ORDER BY id FOR UPDATE
+     ), updated AS (
+       UPDATE elastic_ips e
+       SET status = 'disassociated', instance_id = NULL, instance_type = NULL, updated_at = now()
+       FROM locked l WHERE e.id = l.id
+       RETURNING e.id, e.org_id, e.idc, e.ip_address, l.instance_type
+     )
+     INSERT INTO eip_events (type, eip_id, org_id, actor, idc, ip_address, instance_id,
+                             instance_type, detail)
+     SELECT 'disassociated', id, org_id, $2, idc, ip_address, $1, instance_type,
+            jsonb_build_object('reason', 'instance removed')
+     FROM updated
+     RETURNING eip_id AS id`,
+    [instanceId, actor],
+  );
+  return rows.length;
 }

@@ -18,6 +18,8 @@ export interface TestApp {
   url: string | undefined;
   /** A valid tenant token for `orgId` (a fresh organization when omitted). */
   token(orgId?: string, extra?: { subject?: string; ttlSeconds?: number }): Promise<string>;
+  /** A valid operator token (scope eip:admin, subject `ops`, no organization). */
+  operatorToken(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,8 @@ export async function startTestApp(options: {
           subject: extra.subject ?? 'test-user',
           ttlSeconds: extra.ttlSeconds ?? 3600,
         }),
+      operatorToken: () =>
+        mintToken({ secret: TEST_SECRET, scope: 'eip:admin', subject: 'ops', ttlSeconds: 3600 }),
       async close() {
         await app.close();
         await database.dispose();
