@@ -9,7 +9,7 @@
  * a secret: a forged cursor still only reads the caller's own EIPs.
  */
 import { createHash } from 'node:crypto';
-import { ApiError } from '../errors.js';
+import { decodeOpaque, encodeOpaque, invalidCursor } from '../opaque-cursor.js';
 import { isUuid } from '../uuid.js';
 
 export interface CursorPosition {
@@ -19,35 +19,19 @@ export interface CursorPosition {
 }
 
 const TIMESTAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.\d{6}Z$/;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 export function fingerprint(scope: unknown): string {
   return createHash('sha256').update(JSON.stringify(scope)).digest('base64url').slice(0, 22);
 }
 
 export function encodeCursor(position: CursorPosition, scope: string): string {
-  return Buffer.from(
-    JSON.stringify({ t: position.createdAt, i: position.id, s: scope }),
-    'utf8',
-  ).toString('base64url');
-}
-
-export function invalidCursor(): ApiError {
-  return new ApiError('INVALID_CURSOR', 'cursor is invalid');
+  return encodeOpaque({ t: position.createdAt, i: position.id, s: scope });
 }
 
 /** The position a cursor points after; anything garbled or made for another scope is refused. */
 export function decodeCursor(cursor: string, scope: string): CursorPosition {
-  if (!BASE64URL.test(cursor)) throw invalidCursor();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalidCursor();
-  }
-  if (typeof parsed !== 'object' || parsed === null) throw invalidCursor();
-  const { t, i, s } = parsed as Record<string, unknown>;
-  if (typeof t !== 'string' || typeof i !== 'string' || s !== scope) throw invalidCursor();
+  const { t, i, s } = decodeOpaque(cursor, ['t', 'i', 's']);
+  if (t === undefined || i === undefined || s !== scope) throw invalidCursor();
   if (!isUuid(i) || !isRealTimestamp(t)) throw invalidCursor();
   return { createdAt: t, id: i.toLowerCase() };
 }
