@@ -18,6 +18,7 @@ export const ERRORS = {
   ADDRESS_UNAVAILABLE: { status: 400, code: 4005 },
   ELASTIC_IP_RELEASED: { status: 400, code: 4006 },
   INVALID_CURSOR: { status: 400, code: 4007 },
+  FORBIDDEN: { status: 403, code: 4031 },
   IDC_NOT_FOUND: { status: 404, code: 4041 },
   PRODUCT_NOT_FOUND: { status: 404, code: 4042 },
   PRODUCT_NOT_OFFERED: { status: 404, code: 4043 },
@@ -30,6 +31,10 @@ export const ERRORS = {
   NO_FREE_ADDRESS: { status: 503, code: 5031 },
   ADDRESSES_BUSY: { status: 503, code: 5032 },
   INTERNAL: { status: 500, code: 5001 },
+  REASSOCIATION_REFUSED: { status: 400, code: 4003 },
+  INSTANCE_CONFLICT: { status: 400, code: 4008 },
+  INSTANCE_NOT_FOUND: { status: 404, code: 4046 },
+  POOL_NOT_FOUND: { status: 404, code: 4047 },
 } as const;
 
 export type ErrorKind = keyof typeof ERRORS;

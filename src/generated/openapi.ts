@@ -45,6 +45,164 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/elastic-ips/{id}/associate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Associate elastic IP with an instance
+         * @description Idempotent for the instance it is already on. An elastic IP on another instance is moved only with allowReassociation: true. The instance must be in the same IDC and organization.
+         */
+        post: operations["associateElasticIP"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/elastic-ips/{id}/disassociate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disassociate elastic IP from its instance
+         * @description Idempotent; disassociating a disassociated elastic IP changes nothing.
+         */
+        post: operations["disassociateElasticIP"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/instances/{instanceID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Register an instance (operator)
+         * @description x-eipd: the instance directory that associate checks against. Idempotent for the same attributes.
+         */
+        put: operations["registerInstance"];
+        post?: never;
+        /**
+         * Remove an instance (operator)
+         * @description x-eipd: disassociates the instance's elastic IPs, with events, in the same transaction.
+         */
+        delete: operations["removeInstance"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the event stream (operator)
+         * @description x-eipd: every state change in commit order. Pass the returned cursor back to continue; the cursor never skips an event that commits after a later-numbered one.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/associations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Snapshot of current associations (operator)
+         * @description x-eipd: every associated elastic IP now, with the event cursor to follow changes from.
+         */
+        get: operations["listAssociations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/address-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who held an address (operator)
+         * @description x-eipd: every elastic IP that ever held the address, across organizations, oldest first; with `at`, only the holder at that instant.
+         */
+        get: operations["getAddressHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Pool utilization (operator) */
+        get: operations["listPools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/pools/{pool}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Enable or disable a pool (operator) */
+        patch: operations["updatePool"];
+        trace?: never;
+    };
     "/v1/elastic-ips/{id}": {
         parameters: {
             query?: never;
@@ -87,6 +245,106 @@ export interface components {
              * @description x-eipd: allocate this exact address (count must be 1). It must be free, or in quarantine after a release by the caller's own organization (recovery). Any spelling is accepted; IPv4 with leading zeros is refused as ambiguous.
              */
             ipAddress?: string;
+        };
+        elasticIPAssociateReq: {
+            /** Format: uuid */
+            instanceID: string;
+            /** @enum {string} */
+            instanceType: "baremetal" | "container";
+            /** @description Move the elastic IP from the instance it is on. Without it, that is refused. */
+            allowReassociation?: boolean;
+        };
+        /** @description x-eipd */
+        instanceReq: {
+            /** Format: uuid */
+            orgId: string;
+            idc: components["schemas"]["idcName"];
+            /** @enum {string} */
+            instanceType: "baremetal" | "container";
+        };
+        /** @description x-eipd */
+        instance: {
+            /** Format: uuid */
+            instanceID: string;
+            /** Format: uuid */
+            orgId: string;
+            idc: string;
+            /** @enum {string} */
+            instanceType: "baremetal" | "container";
+        };
+        /** @description x-eipd: one state change. */
+        event: {
+            /** @description exact integer */
+            seq: string;
+            /** @enum {string} */
+            type: "allocated" | "renamed" | "associated" | "disassociated" | "released";
+            /** Format: uuid */
+            eipId: string;
+            /** Format: uuid */
+            orgId: string;
+            actor?: string | null;
+            idc: string;
+            ipAddress: string;
+            /** Format: uuid */
+            instanceID?: string | null;
+            /** @enum {string|null} */
+            instanceType?: "baremetal" | "container" | null;
+            /** Format: date-time */
+            occurredAt: string;
+        };
+        /** @description x-eipd */
+        eventPage: {
+            events: components["schemas"]["event"][];
+            /** @description pass back to continue after these events */
+            cursor: string;
+        };
+        /** @description x-eipd */
+        association: {
+            /** Format: uuid */
+            eipId: string;
+            /** Format: uuid */
+            orgId: string;
+            idc: string;
+            ipAddress: string;
+            /** Format: uuid */
+            instanceID: string;
+            /** @enum {string} */
+            instanceType: "baremetal" | "container";
+        };
+        /** @description x-eipd */
+        associationSnapshot: {
+            associations: components["schemas"]["association"][];
+            /** @description the event cursor to follow changes from this snapshot on */
+            cursor: string;
+        };
+        /** @description x-eipd: one elastic IP's time with the address. */
+        addressHolding: {
+            /** Format: uuid */
+            eipId: string;
+            /** Format: uuid */
+            orgId: string;
+            ipAddress: string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            until: string | null;
+        };
+        /** @description x-eipd: counts are exact integer strings (an IPv6 /64 has 18446744073709551616 addresses). */
+        poolUtilization: {
+            name: string;
+            idc: string;
+            cidr: string;
+            enabled: boolean;
+            products: string[];
+            size: string;
+            usable: string;
+            used: string;
+            quarantined: string;
+            free: string;
+        };
+        /** @description x-eipd */
+        poolUpdateReq: {
+            enabled: boolean;
         };
         /** @description x-eipd: rename an elastic IP. */
         elasticIPUpdateReq: {
@@ -270,6 +528,21 @@ export interface components {
                 "application/json": components["schemas"]["error"];
             };
         };
+        /** @description x-eipd: the token is valid but lacks the operator scope */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "code": 4031,
+                 *       "reason": "this operation needs the eip:admin scope"
+                 *     }
+                 */
+                "application/json": components["schemas"]["error"];
+            };
+        };
         /** @description x-eipd: the request body exceeds the server's limit */
         PayloadTooLarge: {
             headers: {
@@ -287,6 +560,7 @@ export interface components {
         };
     };
     parameters: {
+        instanceId: string;
         /** @description The elastic IP's id. Any letter case is accepted; an id that is not a uuid is answered 404. */
         elasticIPId: string;
     };
@@ -387,6 +661,271 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    associateElasticIP: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The elastic IP's id. Any letter case is accepted; an id that is not a uuid is answered 404. */
+                id: components["parameters"]["elasticIPId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["elasticIPAssociateReq"];
+            };
+        };
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["elasticIPResp"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    disassociateElasticIP: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The elastic IP's id. Any letter case is accepted; an id that is not a uuid is answered 404. */
+                id: components["parameters"]["elasticIPId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["elasticIPResp"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    registerInstance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instanceID: components["parameters"]["instanceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["instanceReq"];
+            };
+        };
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["instance"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    removeInstance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instanceID: components["parameters"]["instanceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["instance"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["eventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAssociations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["associationSnapshot"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAddressHistory: {
+        parameters: {
+            query: {
+                ipAddress: string;
+                at?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["addressHolding"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPools: {
+        parameters: {
+            query?: {
+                idc?: components["schemas"]["idcName"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["poolUtilization"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updatePool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["poolUpdateReq"];
+            };
+        };
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["poolUtilization"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

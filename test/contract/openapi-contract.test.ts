@@ -1,7 +1,7 @@
 /**
- * Contract test: every status and body that eipd's operations (allocateElasticIP, getElasticIP,
- * listElasticIPs, listElasticIPProducts, updateElasticIP, releaseElasticIP) send, success and
- * error, is checked against openapi/eipd.yaml by Stoplight Prism, an OpenAPI validator that shares
+ * Contract test: every status and body that eipd's operations (the elastic IP lifecycle,
+ * association, and the operator surface under /v1/admin/) send, success and error, is checked
+ * against openapi/eipd.yaml by Stoplight Prism, an OpenAPI validator that shares
  * nothing with eipd's own Ajv setup (its own document parser, $ref resolution and schema
  * translation).
  *
@@ -22,6 +22,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -87,7 +88,16 @@ type OperationId =
   | 'listElasticIPs'
   | 'listElasticIPProducts'
   | 'updateElasticIP'
-  | 'releaseElasticIP';
+  | 'releaseElasticIP'
+  | 'associateElasticIP'
+  | 'disassociateElasticIP'
+  | 'registerInstance'
+  | 'removeInstance'
+  | 'listEvents'
+  | 'listAssociations'
+  | 'getAddressHistory'
+  | 'listPools'
+  | 'updatePool';
 
 interface Violation {
   location: string[];
@@ -108,7 +118,7 @@ interface Exchange {
 }
 
 interface HttpCall {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   headers?: Record<string, string>;
   body?: string;
@@ -244,6 +254,7 @@ const SEVERITIES = ['Error', 'Warning', 'Information', 'Hint'];
 const IN_PROCESS_METHOD: Record<HttpCall['method'], IHttpRequest['method']> = {
   GET: 'get',
   POST: 'post',
+  PUT: 'put',
   PATCH: 'patch',
   DELETE: 'delete',
 };
@@ -324,6 +335,15 @@ const seenStatuses = new Map<OperationId, Set<string>>([
   ['listElasticIPProducts', new Set()],
   ['updateElasticIP', new Set()],
   ['releaseElasticIP', new Set()],
+  ['associateElasticIP', new Set()],
+  ['disassociateElasticIP', new Set()],
+  ['registerInstance', new Set()],
+  ['removeInstance', new Set()],
+  ['listEvents', new Set()],
+  ['listAssociations', new Set()],
+  ['getAddressHistory', new Set()],
+  ['listPools', new Set()],
+  ['updatePool', new Set()],
 ]);
 
 /** Status as expected, no response violation, and an X-Request-Id on every response. */
@@ -425,6 +445,9 @@ function wrongDocument(): object {
   assert.ok(schemas.elasticIPProduct && schemas.elasticIPResp);
   schemas.elasticIPProduct.properties.ipVersion = { type: 'integer' };
   schemas.elasticIPResp.properties.name = { type: 'integer' };
+  // The operator surface: a pool count.
+  assert.ok(schemas.poolUtilization);
+  schemas.poolUtilization.properties.size = { type: 'integer' };
   const list = doc.paths['/v1/elastic-ips']?.get;
   assert.ok(list);
   list.responses['400'] = {
@@ -554,6 +577,113 @@ function releaseEip(via: Transport, token: string | undefined, id: string): Prom
 
 const json = (value: unknown): string => JSON.stringify(value);
 
+/** Any call, with a bearer token when given and a JSON Content-Type when there is a body. */
+function call(
+  via: Transport,
+  token: string | undefined,
+  method: HttpCall['method'],
+  path: string,
+  body?: string,
+): Promise<Exchange> {
+  return via.send({
+    method,
+    path,
+    headers: {
+      ...(body === undefined ? {} : JSON_TYPE),
+      ...(token === undefined ? {} : bearer(token)),
+    },
+    body,
+  });
+}
+
+function associateEip(
+  via: Transport,
+  token: string | undefined,
+  id: string,
+  body: string | undefined,
+): Promise<Exchange> {
+  return call(via, token, 'POST', `/v1/elastic-ips/${encodeURIComponent(id)}/associate`, body);
+}
+
+function disassociateEip(
+  via: Transport,
+  token: string | undefined,
+  id: string,
+  body?: string,
+): Promise<Exchange> {
+  return call(via, token, 'POST', `/v1/elastic-ips/${encodeURIComponent(id)}/disassociate`, body);
+}
+
+function registerInstance(
+  via: Transport,
+  token: string | undefined,
+  id: string,
+  body: string | undefined,
+): Promise<Exchange> {
+  return call(via, token, 'PUT', `/v1/admin/instances/${encodeURIComponent(id)}`, body);
+}
+
+function removeInstance(
+  via: Transport,
+  token: string | undefined,
+  id: string,
+  body?: string,
+): Promise<Exchange> {
+  return call(via, token, 'DELETE', `/v1/admin/instances/${encodeURIComponent(id)}`, body);
+}
+
+const withQuery = (path: string, query: string) => (query === '' ? path : `${path}?${query}`);
+
+function listEvents(via: Transport, token: string | undefined, query = ''): Promise<Exchange> {
+  return call(via, token, 'GET', withQuery('/v1/admin/events', query));
+}
+
+function listAssociations(
+  via: Transport,
+  token: string | undefined,
+  query = '',
+): Promise<Exchange> {
+  return call(via, token, 'GET', withQuery('/v1/admin/associations', query));
+}
+
+function addressHistory(
+  via: Transport,
+  token: string | undefined,
+  query: string,
+): Promise<Exchange> {
+  return call(via, token, 'GET', withQuery('/v1/admin/address-history', query));
+}
+
+function listPools(via: Transport, token: string | undefined, query = ''): Promise<Exchange> {
+  return call(via, token, 'GET', withQuery('/v1/admin/pools', query));
+}
+
+function updatePool(
+  via: Transport,
+  token: string | undefined,
+  pool: string,
+  body: string | undefined,
+): Promise<Exchange> {
+  return call(via, token, 'PATCH', `/v1/admin/pools/${encodeURIComponent(pool)}`, body);
+}
+
+/** Registers an instance of `orgId` through the proxy, asserting a 200. */
+async function registeredInstance(
+  orgId: string,
+  instanceType: 'baremetal' | 'container' = 'baremetal',
+  idc = 'test-east1',
+): Promise<string> {
+  const id = randomUUID();
+  const exchange = await registerInstance(
+    cli,
+    await main.operatorToken(),
+    id,
+    json({ orgId, idc, instanceType }),
+  );
+  conforms('registerInstance', exchange, 200);
+  return id;
+}
+
 async function allocateOne(
   token: string,
   overrides: Record<string, unknown> = {},
@@ -637,6 +767,17 @@ describe('Prism reports response violations (against a deliberately wrong docume
     const badLimit = await listEips(wrongCli, token, 'limit=0');
     assert.equal(badLimit.status, 400);
     assert.ok(responseViolations(badLimit).length > 0, JSON.stringify(badLimit.violations));
+  });
+
+  it('CLI proxy: wrong pool body and 403 body on the operator surface', async () => {
+    const locations = (exchange: Exchange) =>
+      responseViolations(exchange).map((v) => v.location.join('.'));
+    const pools = await listPools(wrongCli, await main.operatorToken());
+    assert.equal(pools.status, 200);
+    assert.ok(locations(pools).includes('response.body.0.size'), JSON.stringify(pools.violations));
+    const forbidden = await listPools(wrongCli, await main.token());
+    assert.equal(forbidden.status, 403);
+    assert.ok(locations(forbidden).includes('response.body'), JSON.stringify(forbidden.violations));
   });
 
   it('in-process engine: wrong 400 body for invalid JSON', async () => {
@@ -1134,6 +1275,494 @@ describe('listElasticIPs, listElasticIPProducts, updateElasticIP, releaseElastic
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// Association and the operator surface: associate, disassociate, the instance directory, the
+// event stream, the association snapshot, address history and pools
+
+const ADMIN_OPERATIONS = [
+  'registerInstance',
+  'removeInstance',
+  'listEvents',
+  'listAssociations',
+  'getAddressHistory',
+  'listPools',
+  'updatePool',
+] as const;
+
+/** One call of each operator operation that would succeed with an operator token. */
+async function eachAdminOperation(
+  via: Transport,
+  token: string | undefined,
+): Promise<[OperationId, Exchange][]> {
+  const instance = json({ orgId: randomUUID(), idc: 'test-east1', instanceType: 'baremetal' });
+  return [
+    ['registerInstance', await registerInstance(via, token, randomUUID(), instance)],
+    ['removeInstance', await removeInstance(via, token, randomUUID())],
+    ['listEvents', await listEvents(via, token)],
+    ['listAssociations', await listAssociations(via, token)],
+    ['getAddressHistory', await addressHistory(via, token, 'ipAddress=192.0.2.9')],
+    ['listPools', await listPools(via, token)],
+    ['updatePool', await updatePool(via, token, 'tiny-v4', json({ enabled: true }))],
+  ];
+}
+
+/** A body over the 1 MiB limit that is otherwise a plausible request. */
+const TOO_LARGE = json({ pad: 'x'.repeat(1_100_000) });
+
+describe('associateElasticIP, disassociateElasticIP and the operator operations conform', () => {
+  it('200 register, associate, disassociate (twice), remove; the EIP follows', async () => {
+    const orgId = randomUUID();
+    const token = await main.token(orgId);
+    const ops = await main.operatorToken();
+    const eip = await allocateOne(token);
+    const x = randomUUID();
+    const attributes = { orgId, idc: 'test-east1', instanceType: 'baremetal' };
+    for (const id of [x, x.toUpperCase()]) {
+      const registered = await registerInstance(cli, ops, id, json(attributes));
+      conforms('registerInstance', registered, 200);
+      assert.deepEqual(registered.body, { instanceID: x, ...attributes });
+    }
+
+    const associated = await associateEip(
+      cli,
+      token,
+      eip,
+      json({ instanceID: x, instanceType: 'baremetal' }),
+    );
+    conforms('associateElasticIP', associated, 200);
+    assert.equal(asRecord(associated.body).status, 'associated');
+    assert.equal(asRecord(associated.body).instanceID, x);
+    const again = await associateEip(
+      cli,
+      token,
+      eip,
+      json({ instanceID: x, instanceType: 'baremetal', allowReassociation: true }),
+    );
+    conforms('associateElasticIP', again, 200);
+    assert.deepEqual(again.body, associated.body);
+
+    const disassociated = await disassociateEip(cli, token, eip);
+    conforms('disassociateElasticIP', disassociated, 200);
+    assert.equal(asRecord(disassociated.body).status, 'disassociated');
+    assert.equal(asRecord(disassociated.body).instanceID ?? null, null);
+    const twice = await disassociateEip(cli, token, eip.toUpperCase());
+    conforms('disassociateElasticIP', twice, 200);
+    assert.deepEqual(twice.body, disassociated.body);
+
+    conforms(
+      'associateElasticIP',
+      await associateEip(cli, token, eip, json({ instanceID: x, instanceType: 'baremetal' })),
+      200,
+    );
+    const removed = await removeInstance(cli, ops, x);
+    conforms('removeInstance', removed, 200);
+    assert.deepEqual(removed.body, { instanceID: x, ...attributes });
+    const after = await getEip(cli, token, eip);
+    conforms('getElasticIP', after, 200);
+    assert.equal(asRecord(after.body).status, 'disassociated');
+  });
+
+  it('200 listEvents (a page, and the cursor passed back) and listAssociations', async () => {
+    const ops = await main.operatorToken();
+    // An association, so that the snapshot may have something to show.
+    const orgId = randomUUID();
+    const token = await main.token(orgId);
+    const eip = await allocateOne(token);
+    const x = await registeredInstance(orgId, 'container');
+    conforms(
+      'associateElasticIP',
+      await associateEip(cli, token, eip, json({ instanceID: x, instanceType: 'container' })),
+      200,
+    );
+
+    // Which events are visible depends on the server-wide xmin: only status and shape are checked.
+    const first = await listEvents(cli, ops);
+    conforms('listEvents', first, 200);
+    const page = asRecord(first.body);
+    assert.ok(Array.isArray(page.events), first.text);
+    assert.equal(typeof page.cursor, 'string');
+    const next = await listEvents(cli, ops, `limit=1&cursor=${String(page.cursor)}`);
+    conforms('listEvents', next, 200);
+    const nextPage = asRecord(next.body);
+    assert.ok(Array.isArray(nextPage.events) && nextPage.events.length <= 1, next.text);
+
+    const snapshot = await listAssociations(cli, ops);
+    conforms('listAssociations', snapshot, 200);
+    const body = asRecord(snapshot.body);
+    assert.ok(Array.isArray(body.associations), snapshot.text);
+    assert.equal(typeof body.cursor, 'string');
+    const resumed = await listEvents(cli, ops, `cursor=${String(body.cursor)}`);
+    conforms('listEvents', resumed, 200);
+  });
+
+  it('200 getAddressHistory: a held address, at an instant, and one never held', async () => {
+    const ops = await main.operatorToken();
+    const orgId = randomUUID();
+    const address = '198.51.100.88';
+    const eip = await allocateOne(await main.token(orgId), {
+      idc: 'test-west1',
+      ipAddress: address,
+    });
+    const held = await addressHistory(cli, ops, `ipAddress=${address}`);
+    conforms('getAddressHistory', held, 200);
+    assert.ok(Array.isArray(held.body) && held.body.length === 1, held.text);
+    const holding = asRecord(held.body[0]);
+    assert.equal(holding.eipId, eip);
+    assert.equal(holding.orgId, orgId);
+    assert.equal(holding.until, null);
+    const now = encodeURIComponent(new Date(Date.now() + 60_000).toISOString());
+    const at = await addressHistory(cli, ops, `ipAddress=${address}&at=${now}`);
+    conforms('getAddressHistory', at, 200);
+    assert.deepEqual(at.body, held.body);
+    const never = await addressHistory(cli, ops, 'ipAddress=2001%3Adb8%3Aff%3A%3A9');
+    conforms('getAddressHistory', never, 200);
+    assert.deepEqual(never.body, []);
+  });
+
+  it('200 listPools (all, and of one IDC) and updatePool (off and on again)', async () => {
+    const ops = await main.operatorToken();
+    const all = await listPools(cli, ops);
+    conforms('listPools', all, 200);
+    assert.ok(Array.isArray(all.body) && all.body.length >= 4, all.text);
+    const east = await listPools(cli, ops, 'idc=test-east1');
+    conforms('listPools', east, 200);
+    assert.ok(Array.isArray(east.body) && east.body.length === 2, east.text);
+    for (const pool of east.body) assert.equal(asRecord(pool).idc, 'test-east1');
+
+    const off = await updatePool(cli, ops, 'tiny-v4', json({ enabled: false }));
+    conforms('updatePool', off, 200);
+    assert.equal(asRecord(off.body).enabled, false);
+    const on = await updatePool(cli, ops, 'tiny-v4', json({ enabled: true }));
+    conforms('updatePool', on, 200);
+    assert.equal(asRecord(on.body).enabled, true);
+    assert.equal(asRecord(on.body).name, 'tiny-v4');
+  });
+
+  it('400 associate: validation, invalid JSON, refused reassociation (4003), released EIP (4006)', async () => {
+    const orgId = randomUUID();
+    const token = await main.token(orgId);
+    const eip = await allocateOne(token);
+    for (const body of [
+      { instanceID: 'nope', instanceType: 'vm' },
+      { instanceID: randomUUID(), instanceType: 'baremetal', colour: 'red' },
+      {},
+    ]) {
+      const exchange = await associateEip(cli, token, eip, json(body));
+      conforms('associateElasticIP', exchange, 400);
+      assert.equal(asRecord(exchange.body).group, 'request', json(body));
+      assert.equal(asRecord(exchange.body).code, 0, json(body));
+    }
+    const invalidJson = await associateEip(inProcess, token, eip, '{"instanceID":');
+    conforms('associateElasticIP', invalidJson, 400);
+    assert.equal(asRecord(invalidJson.body).code, 1);
+
+    const x = await registeredInstance(orgId, 'baremetal');
+    const y = await registeredInstance(orgId, 'container');
+    conforms(
+      'associateElasticIP',
+      await associateEip(cli, token, eip, json({ instanceID: x, instanceType: 'baremetal' })),
+      200,
+    );
+    for (const allow of [undefined, false]) {
+      const refused = await associateEip(
+        cli,
+        token,
+        eip,
+        json({ instanceID: y, instanceType: 'container', allowReassociation: allow }),
+      );
+      conforms('associateElasticIP', refused, 400);
+      assert.equal(asRecord(refused.body).code, 4003);
+    }
+
+    const gone = await allocateOne(token);
+    conforms('releaseElasticIP', await releaseEip(cli, token, gone), 200);
+    const released = await associateEip(
+      cli,
+      token,
+      gone,
+      json({ instanceID: x, instanceType: 'baremetal' }),
+    );
+    conforms('associateElasticIP', released, 400);
+    assert.deepEqual(released.body, { code: 4006, reason: `elastic IP ${gone} is released` });
+  });
+
+  it('400 disassociate: a released EIP (4006), and a request body', async () => {
+    const token = await main.token();
+    const eip = await allocateOne(token);
+    const withBody = await disassociateEip(cli, token, eip, json({}));
+    conforms('disassociateElasticIP', withBody, 400);
+    assert.equal(asRecord(withBody.body).code, 1);
+    conforms('releaseElasticIP', await releaseEip(cli, token, eip), 200);
+    const released = await disassociateEip(cli, token, eip);
+    conforms('disassociateElasticIP', released, 400);
+    assert.deepEqual(released.body, { code: 4006, reason: `elastic IP ${eip} is released` });
+  });
+
+  it('400 register: validation, invalid JSON, other attributes for a registered id (4008)', async () => {
+    const ops = await main.operatorToken();
+    for (const body of [
+      { orgId: 'x', idc: 'test-east1' },
+      { orgId: randomUUID(), idc: 'test-east1', instanceType: 'vm', colour: 'red' },
+    ]) {
+      const exchange = await registerInstance(cli, ops, randomUUID(), json(body));
+      conforms('registerInstance', exchange, 400);
+      assert.equal(asRecord(exchange.body).group, 'request', json(body));
+    }
+    const invalidJson = await registerInstance(inProcess, ops, randomUUID(), '{"orgId":');
+    conforms('registerInstance', invalidJson, 400);
+    assert.equal(asRecord(invalidJson.body).code, 1);
+
+    const orgId = randomUUID();
+    const x = await registeredInstance(orgId, 'container');
+    const conflict = await registerInstance(
+      cli,
+      ops,
+      x,
+      json({ orgId, idc: 'test-east1', instanceType: 'baremetal' }),
+    );
+    conforms('registerInstance', conflict, 400);
+    assert.equal(asRecord(conflict.body).code, 4008);
+  });
+
+  it('400 remove: a request body', async () => {
+    const ops = await main.operatorToken();
+    const x = await registeredInstance(randomUUID());
+    const exchange = await removeInstance(cli, ops, x, json({ force: true }));
+    conforms('removeInstance', exchange, 400);
+    assert.equal(asRecord(exchange.body).code, 1);
+  });
+
+  it('400 listEvents, getAddressHistory, listPools, updatePool', async () => {
+    const ops = await main.operatorToken();
+    const badCursor = Buffer.from('{"x":"-1","s":"0"}').toString('base64url');
+    for (const cursor of ['garbage!', badCursor]) {
+      const exchange = await listEvents(cli, ops, `cursor=${encodeURIComponent(cursor)}`);
+      conforms('listEvents', exchange, 400);
+      assert.deepEqual(exchange.body, { code: 4007, reason: 'cursor is invalid' });
+    }
+    for (const query of ['limit=0', 'limit=1001', 'colour=red']) {
+      const exchange = await listEvents(cli, ops, query);
+      conforms('listEvents', exchange, 400);
+      assert.equal(asRecord(exchange.body).group, 'request', query);
+    }
+
+    for (const query of [
+      'ipAddress=010.0.0.1',
+      'ipAddress=not-an-ip',
+      'ipAddress=192.0.2.9&at=yesterday',
+      '',
+    ]) {
+      const exchange = await addressHistory(cli, ops, query);
+      conforms('getAddressHistory', exchange, 400);
+      assert.equal(asRecord(exchange.body).group, 'request', query);
+    }
+
+    for (const query of ['idc=no%20where', 'colour=red']) {
+      const exchange = await listPools(cli, ops, query);
+      conforms('listPools', exchange, 400);
+      assert.equal(asRecord(exchange.body).group, 'request', query);
+    }
+
+    for (const body of [{ enabled: 'no' }, { enabled: true, x: 1 }, {}]) {
+      const exchange = await updatePool(cli, ops, 'tiny-v4', json(body));
+      conforms('updatePool', exchange, 400);
+      assert.equal(asRecord(exchange.body).group, 'request', json(body));
+    }
+  });
+
+  it('401: each of the nine operations without a token and with an expired one', async () => {
+    const id = randomUUID();
+    for (const token of [undefined, await expiredToken()]) {
+      const exchanges: [OperationId, Exchange][] = [
+        [
+          'associateElasticIP',
+          await associateEip(cli, token, id, json({ instanceID: id, instanceType: 'baremetal' })),
+        ],
+        ['disassociateElasticIP', await disassociateEip(cli, token, id)],
+        ...(await eachAdminOperation(cli, token)),
+      ];
+      assert.equal(exchanges.length, 9);
+      for (const [operation, exchange] of exchanges) {
+        conforms(operation, exchange, 401);
+        assert.equal(asRecord(exchange.body).group, 'auth_verify', operation);
+        assert.ok(exchange.headers.get('www-authenticate')?.startsWith('Bearer'), operation);
+      }
+    }
+  });
+
+  it('403: each operator operation with a tenant token', async () => {
+    const exchanges = await eachAdminOperation(cli, await main.token());
+    assert.deepEqual(
+      exchanges.map(([operation]) => operation),
+      [...ADMIN_OPERATIONS],
+    );
+    for (const [operation, exchange] of exchanges) {
+      conforms(operation, exchange, 403);
+      assert.deepEqual(
+        exchange.body,
+        { code: 4031, reason: 'this operation needs the eip:admin scope' },
+        operation,
+      );
+    }
+  });
+
+  it('404: unknown, foreign, non-uuid EIPs; unknown instances, IDCs and pools', async () => {
+    const orgId = randomUUID();
+    const token = await main.token(orgId);
+    const ops = await main.operatorToken();
+    const x = await registeredInstance(orgId);
+    const theirs = await allocateOne(await main.token());
+    for (const id of [randomUUID(), theirs, 'not-a-uuid']) {
+      const associated = await associateEip(
+        cli,
+        token,
+        id,
+        json({ instanceID: x, instanceType: 'baremetal' }),
+      );
+      conforms('associateElasticIP', associated, 404);
+      assert.equal(asRecord(associated.body).code, 4044, id);
+      const disassociated = await disassociateEip(cli, token, id);
+      conforms('disassociateElasticIP', disassociated, 404);
+      assert.equal(asRecord(disassociated.body).code, 4044, id);
+    }
+
+    const eip = await allocateOne(token);
+    const unknownInstance = randomUUID();
+    const noInstance = await associateEip(
+      cli,
+      token,
+      eip,
+      json({ instanceID: unknownInstance, instanceType: 'baremetal' }),
+    );
+    conforms('associateElasticIP', noInstance, 404);
+    assert.deepEqual(noInstance.body, {
+      code: 4046,
+      reason: `baremetal instance ${unknownInstance} was not found in IDC test-east1`,
+    });
+
+    const unknownIdc = await registerInstance(
+      cli,
+      ops,
+      randomUUID(),
+      json({ orgId, idc: 'nowhere-1', instanceType: 'baremetal' }),
+    );
+    conforms('registerInstance', unknownIdc, 404);
+    assert.deepEqual(unknownIdc.body, { code: 4041, reason: 'IDC nowhere-1 was not found' });
+    const nonUuid = await registerInstance(
+      cli,
+      ops,
+      'not-a-uuid',
+      json({ orgId, idc: 'test-east1', instanceType: 'baremetal' }),
+    );
+    conforms('registerInstance', nonUuid, 404);
+    assert.equal(asRecord(nonUuid.body).code, 4046);
+
+    for (const id of [unknownInstance, 'not-a-uuid']) {
+      const removed = await removeInstance(cli, ops, id);
+      conforms('removeInstance', removed, 404);
+      assert.deepEqual(removed.body, { code: 4046, reason: `instance ${id} was not found` });
+    }
+
+    const pools = await listPools(cli, ops, 'idc=nowhere-1');
+    conforms('listPools', pools, 404);
+    assert.deepEqual(pools.body, { code: 4041, reason: 'IDC nowhere-1 was not found' });
+    const pool = await updatePool(cli, ops, 'nope', json({ enabled: false }));
+    conforms('updatePool', pool, 404);
+    assert.deepEqual(pool.body, { code: 4047, reason: 'pool nope was not found' });
+  });
+
+  it('413: a body over the 1 MiB limit, on each operation that takes a body', async () => {
+    const token = await main.token();
+    const ops = await main.operatorToken();
+    const id = randomUUID();
+    const exchanges: [OperationId, Exchange][] = [
+      ['associateElasticIP', await associateEip(cli, token, id, TOO_LARGE)],
+      ['disassociateElasticIP', await disassociateEip(cli, token, id, TOO_LARGE)],
+      ['registerInstance', await registerInstance(cli, ops, id, TOO_LARGE)],
+      ['removeInstance', await removeInstance(cli, ops, id, TOO_LARGE)],
+      ['updatePool', await updatePool(cli, ops, 'tiny-v4', TOO_LARGE)],
+    ];
+    for (const [operation, exchange] of exchanges) {
+      conforms(operation, exchange, 413);
+      assert.equal(asRecord(exchange.body).code, 4131, operation);
+    }
+  });
+
+  it('503 database unavailable and 500 internal error, for each of the nine operations', async () => {
+    const token = await main.token();
+    const ops = await main.operatorToken();
+    for (const [via, status] of [
+      [dbDown, 503],
+      [broken, 500],
+    ] as const) {
+      const id = randomUUID();
+      const exchanges: [OperationId, Exchange][] = [
+        [
+          'associateElasticIP',
+          await associateEip(
+            via,
+            token,
+            id,
+            json({ instanceID: randomUUID(), instanceType: 'baremetal' }),
+          ),
+        ],
+        ['disassociateElasticIP', await disassociateEip(via, token, id)],
+        ...(await eachAdminOperation(via, ops)),
+      ];
+      assert.equal(exchanges.length, 9);
+      for (const [operation, exchange] of exchanges) {
+        conforms(operation, exchange, status);
+        if (status === 503) {
+          assert.deepEqual(exchange.body, { reason: 'database is unavailable' }, operation);
+        } else {
+          assert.equal(asRecord(exchange.body).code, 5001, operation);
+          assert.ok(!exchange.text.includes('elastic_ips'), exchange.text);
+        }
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// What the operator GETs do with input they do not read: listAssociations takes no parameter and
+// ignores unknown ones, and no GET reads a body (Fastify does not parse GET bodies), so neither
+// is refused; the document declares no status for either.
+
+/** A GET with a body, straight to eipd (fetch refuses to send one). */
+function getWithBody(path: string, token: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${mainUrl}${path}`, {
+      method: 'GET',
+      headers: { ...JSON_TYPE, ...bearer(token), 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('operator GETs ignore input they do not read', () => {
+  it('listAssociations ignores query parameters: an unknown one is answered 200', async () => {
+    const exchange = await listAssociations(cli, await main.operatorToken(), 'colour=red');
+    conforms('listAssociations', exchange, 200);
+  });
+
+  it('the operator GETs ignore a body over the limit (straight to eipd): 200, not 413', async () => {
+    const ops = await main.operatorToken();
+    for (const path of [
+      '/v1/admin/events',
+      '/v1/admin/associations',
+      '/v1/admin/address-history?ipAddress=192.0.2.9',
+      '/v1/admin/pools',
+    ]) {
+      assert.equal(await getWithBody(path, ops, TOO_LARGE), 200, path);
+    }
+  });
+});
+
 describe('coverage', () => {
   it('every documented status of every operation was exercised', () => {
     assert.deepEqual(
@@ -1142,7 +1771,8 @@ describe('coverage', () => {
       'operations',
     );
     for (const [operation, seen] of seenStatuses) {
-      assert.deepEqual([...seen].sort(), documentedStatuses.get(operation), operation);
+      const documentedHere = documentedStatuses.get(operation) ?? [];
+      assert.deepEqual([...seen].sort(), [...documentedHere].sort(), operation);
     }
   });
 });

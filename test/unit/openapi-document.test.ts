@@ -71,11 +71,20 @@ describe('openapi document', () => {
     assert.deepEqual(ids, Object.keys(operationHandlers).sort());
     assert.deepEqual(ids, [
       'allocateElasticIP',
+      'associateElasticIP',
+      'disassociateElasticIP',
+      'getAddressHistory',
       'getElasticIP',
+      'listAssociations',
       'listElasticIPProducts',
       'listElasticIPs',
+      'listEvents',
+      'listPools',
+      'registerInstance',
       'releaseElasticIP',
+      'removeInstance',
       'updateElasticIP',
+      'updatePool',
     ]);
   });
 
