@@ -13,7 +13,7 @@ export interface StreamPosition {
 
 export interface EventRow extends Record<string, unknown> {
   seq: string;
-  tx_id: string;
+  tx_text: string;
   type: 'allocated' | 'renamed' | 'associated' | 'disassociated' | 'released';
   eip_id: string;
   org_id: string;
@@ -37,12 +37,13 @@ export async function readEventsAfter(
   limit: number,
 ): Promise<EventRow[]> {
   return db.query<EventRow>(
-    `SELECT seq::text AS seq, tx_id::text AS tx_id, type, eip_id, org_id, actor, idc, ip_address,
+    `SELECT seq::text AS seq, tx_id::text AS tx_text, type, eip_id, org_id, actor, idc, ip_address,
             instance_id, instance_type, occurred_at
-     FROM eip_events
-     WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
-       AND (tx_id, seq) > ($1::text::xid8, $2::bigint)
-     ORDER BY tx_id, seq
+     FROM eip_events e
+     WHERE e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+       AND (e.tx_id, e.seq) > ($1::text::xid8, $2::bigint)
+     -- e.tx_id (xid8), not the text column of the same name: text order puts 1000 before 999.
+     ORDER BY e.tx_id, e.seq
      LIMIT $3`,
     [after.txId.toString(), after.seq.toString(), limit],
   );
@@ -50,14 +51,14 @@ export async function readEventsAfter(
 
 /** The last position a stream reader starting now could have read; undefined when none. */
 export async function lastSettledPosition(db: Queryable): Promise<StreamPosition | undefined> {
-  const [row] = await db.query<{ tx_id: string; seq: string }>(
-    `SELECT tx_id::text AS tx_id, seq::text AS seq
-     FROM eip_events
-     WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
-     ORDER BY tx_id DESC, seq DESC
+  const [row] = await db.query<{ tx_text: string; seq: string }>(
+    `SELECT tx_id::text AS tx_text, seq::text AS seq
+     FROM eip_events e
+     WHERE e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY e.tx_id DESC, e.seq DESC
      LIMIT 1`,
   );
-  return row === undefined ? undefined : { txId: BigInt(row.tx_id), seq: BigInt(row.seq) };
+  return row === undefined ? undefined : { txId: BigInt(row.tx_text), seq: BigInt(row.seq) };
 }
 
 export interface AssociationRow extends Record<string, unknown> {
@@ -149,9 +150,9 @@ export async function poolUsage(
     `SELECT c.name, c.idc, c.cidr, c.enabled, c.family, c.network::text AS network,
             c.prefix_length, c.products, c.usable::text AS usable, c.used::text AS used,
             c.quarantined::text AS quarantined,
-            -- Never below zero: an address reserved after it was handed out is counted as used
-            -- but not as usable.
-            GREATEST(c.usable - c.used - c.quarantined, 0)::text AS free
+            -- usable, used and quarantined all leave reserved addresses out (an address reserved
+            -- after it was handed out is neither usable nor, here, used), so this is exact.
+            (c.usable - c.used - c.quarantined)::text AS free
      FROM (
        SELECT p.name, p.idc, p.cidr, p.enabled, p.family, p.network, p.prefix_length,
               ARRAY(SELECT pp.product FROM pool_products pp WHERE pp.pool = p.name
@@ -161,10 +162,14 @@ export async function poolUsage(
                    WHERE r.pool = p.name AND r.address BETWEEN p.first_usable AND p.last_usable)
                 AS usable,
               (SELECT count(*) FROM elastic_ips e
-               WHERE e.pool = p.name AND e.status <> 'released')::numeric AS used,
+               WHERE e.pool = p.name AND e.status <> 'released'
+                 AND NOT EXISTS (SELECT 1 FROM pool_reserved_addresses r
+                                 WHERE r.pool = e.pool AND r.address = e.address))::numeric AS used,
               (SELECT count(*) FROM released_addresses ra
                WHERE ra.pool = p.name
                  AND ra.released_at > now() - make_interval(secs => $1::double precision)
+                 AND NOT EXISTS (SELECT 1 FROM pool_reserved_addresses r
+                                 WHERE r.pool = ra.pool AND r.address = ra.address)
               )::numeric AS quarantined
        FROM pools p
        ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Response } from 'light-my-request';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { BASIC_CATALOG, startTestApp, type TestApp } from '../support/app.js';
 import { BACKENDS } from '../support/databases.js';
 
 const CATALOG = `
@@ -480,6 +480,60 @@ for (const backend of BACKENDS) {
       assert.equal(badAt.statusCode, 400);
       const missing = await history('');
       assert.equal(missing.statusCode, 400);
+    });
+  });
+}
+
+for (const backend of BACKENDS) {
+  describe(`event stream across transaction-id digit boundaries (${backend})`, () => {
+    test('events are ordered by transaction id as a number, not as text (9 before 10)', async () => {
+      const t = await startTestApp({ backend, catalog: BASIC_CATALOG });
+      try {
+        const token = await t.token();
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/elastic-ips',
+          headers: { authorization: `Bearer ${token}` },
+          payload: { idc: 'test-east1', product: 'eip.ipv4.test', name: 'digits', count: 3 },
+        });
+        assert.equal(res.statusCode, 200, res.body);
+        // Give the three events transaction ids that sort differently as text and as numbers;
+        // all far below any live transaction, so the stream may return them at once.
+        await t.db.query(
+          `UPDATE eip_events SET tx_id = v.tx::xid8
+           FROM (SELECT seq, (ARRAY['9','10','99'])[row_number() OVER (ORDER BY seq)] AS tx
+                 FROM eip_events) v
+           WHERE eip_events.seq = v.seq`,
+        );
+        const ops = await t.operatorToken();
+        const seen: string[] = [];
+        let cursor = '';
+        for (let page = 0; page < 5; page++) {
+          const r = await t.app.inject({
+            method: 'GET',
+            url: `/v1/admin/events?limit=1${cursor === '' ? '' : `&cursor=${cursor}`}`,
+            headers: { authorization: `Bearer ${ops}` },
+          });
+          assert.equal(r.statusCode, 200, r.body);
+          const body = r.json() as { events: { seq: string }[]; cursor: string };
+          seen.push(...body.events.map((e) => e.seq));
+          cursor = body.cursor;
+        }
+        assert.deepEqual(seen, ['1', '2', '3'], 'each event once, in transaction-id order');
+        const snapshot = await t.app.inject({
+          method: 'GET',
+          url: '/v1/admin/associations',
+          headers: { authorization: `Bearer ${ops}` },
+        });
+        const after = await t.app.inject({
+          method: 'GET',
+          url: `/v1/admin/events?cursor=${snapshot.json().cursor}`,
+          headers: { authorization: `Bearer ${ops}` },
+        });
+        assert.deepEqual(after.json().events, [], 'the snapshot cursor is after the last event');
+      } finally {
+        await t.close();
+      }
     });
   });
 }
