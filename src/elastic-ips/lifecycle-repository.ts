@@ -45,13 +45,13 @@ export async function lockElasticIp(
 /**
  * Releases a disassociated EIP in one statement: the status change, its address's entry in the
  * quarantine (unless the address has been reserved since, in which case it is never reused), and
- * the `released` event (contract rule 8). All timestamps are the database's now(). A stale
+ * the `released` event (contract rule 8). All timestamps are the database's statement_timestamp() (see migration 005). A stale
  * quarantine entry for the address, which should not exist, is replaced rather than failing.
  */
 export async function markReleased(tx: Queryable, id: string, actor: string | null): Promise<void> {
   await tx.query(
     `WITH released AS (
-       UPDATE elastic_ips SET status = 'released', released_at = now(), updated_at = now()
+       UPDATE elastic_ips SET status = 'released', released_at = statement_timestamp(), updated_at = statement_timestamp()
        WHERE id = $1 AND status = 'disassociated'
        RETURNING id, org_id, idc, pool, address, ip_address, released_at
      ), quarantined AS (
@@ -181,7 +181,7 @@ export async function markAssociated(
        SELECT instance_id, instance_type FROM elastic_ips WHERE id = $1
      ), updated AS (
        UPDATE elastic_ips
-       SET status = 'associated', instance_id = $2, instance_type = $3, updated_at = now()
+       SET status = 'associated', instance_id = $2, instance_type = $3, updated_at = statement_timestamp()
        WHERE id = $1 AND status <> 'released' AND instance_id IS NOT DISTINCT FROM $5::uuid
        RETURNING ${UPDATED_COLUMNS}
      ), event AS (
@@ -212,7 +212,7 @@ export async function markDisassociated(
   const [row] = await tx.query<ElasticIpRow>(
     `WITH updated AS (
        UPDATE elastic_ips
-       SET status = 'disassociated', instance_id = NULL, instance_type = NULL, updated_at = now()
+       SET status = 'disassociated', instance_id = NULL, instance_type = NULL, updated_at = statement_timestamp()
        WHERE id = $1 AND status = 'associated' AND instance_id = $2::uuid
        RETURNING ${UPDATED_COLUMNS}
      ), event AS (
@@ -244,7 +244,7 @@ export async function disassociateAllOnInstance(
        ORDER BY id FOR UPDATE
      ), updated AS (
        UPDATE elastic_ips e
-       SET status = 'disassociated', instance_id = NULL, instance_type = NULL, updated_at = now()
+       SET status = 'disassociated', instance_id = NULL, instance_type = NULL, updated_at = statement_timestamp()
        FROM locked l WHERE e.id = l.id
        RETURNING e.id, e.org_id, e.idc, e.ip_address, l.instance_type
      )

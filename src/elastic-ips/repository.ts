@@ -257,7 +257,7 @@ export async function updateElasticIpName(
 ): Promise<ElasticIpRow> {
   const [row] = await tx.query<ElasticIpRow>(
     `WITH updated AS (
-       UPDATE elastic_ips SET name = $2, updated_at = now() WHERE id = $1
+       UPDATE elastic_ips SET name = $2, updated_at = statement_timestamp() WHERE id = $1
        RETURNING id, org_id, name, idc, product, ip_address, status, instance_id, instance_type,
                  created_at, updated_at, released_at
      ), event AS (
