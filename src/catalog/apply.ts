@@ -72,7 +72,12 @@ export async function applyCatalog(
     }
 
     const known = new Set(existing.map((p) => p.name));
-    for (const pool of catalog.pools) {
+    // Pools in name order and reserved addresses ascending: the order the allocator locks free
+    // ranges in, so carving never waits for a range that comes before one it holds.
+    const ordered = [...catalog.pools].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+    for (const pool of ordered) {
       if (known.has(pool.name)) {
         if (await updatePool(tx, pool)) summary.poolsUpdated.push(pool.name);
       } else {
@@ -163,7 +168,8 @@ async function updatePool(tx: Queryable, pool: CatalogPool): Promise<boolean> {
     [pool.name, pool.products],
   );
   changed ||= added.length > 0;
-  for (const address of pool.reserved) {
+  const ascending = [...pool.reserved].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const address of ascending) {
     const inserted = await tx.query(
       `INSERT INTO pool_reserved_addresses (pool, address) VALUES ($1, $2::numeric)
        ON CONFLICT DO NOTHING RETURNING address`,

@@ -34,7 +34,7 @@ export interface paths {
         };
         /**
          * List elastic IP products
-         * @description x-eipd: the products offered (with at least one pool), per IDC.
+         * @description x-eipd: the products that can be allocated now (with at least one enabled pool), per IDC.
          */
         get: operations["listElasticIPProducts"];
         put?: never;

@@ -10,6 +10,8 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parseAddress } from '../ipam/address.js';
 import { printable } from '../text.js';
+import { isStorableDateTime } from '../timestamps.js';
+import { isUuid } from '../uuid.js';
 import {
   FALLBACK_REASON,
   ORIGINAL_VALUE_MAX,
@@ -38,6 +40,11 @@ export function createAjv(options: { coerce?: boolean } = {}): Ajv {
     // OpenAPI 3.0's `nullable` is understood natively by Ajv.
   });
   addFormats(ajv);
+  // ajv-formats' uuid also accepts a `urn:uuid:` prefix, which PostgreSQL's uuid type refuses:
+  // the same syntax as path ids, everywhere.
+  ajv.addFormat('uuid', { type: 'string', validate: isUuid });
+  // PostgreSQL stores years 1 to 294276 only; a date-time it cannot hold is a client error.
+  ajv.addFormat('date-time', { type: 'string', validate: isStorableDateTime });
   // eipd's own strict address syntax (contract rule 4; field case C6), so that an unparsable
   // address is reported together with every other violation of the same request.
   ajv.addFormat('ip-address', {

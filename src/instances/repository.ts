@@ -44,18 +44,18 @@ export async function insertInstanceIfAbsent(
   tx: Queryable,
   instance: Instance,
 ): Promise<{ inserted: boolean; instance: Instance | undefined }> {
-  const [inserted] = await tx.query<InstanceRow>(
+  // One statement that always returns the row, inserted or existing (and locks the existing
+  // one): a separate SELECT could find it removed in between and leave nothing to answer with.
+  const [row] = await tx.query<InstanceRow & { inserted: boolean }>(
     `INSERT INTO instances (id, org_id, idc, type) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (id) DO NOTHING
-     RETURNING id, org_id, idc, type`,
+     ON CONFLICT (id) DO UPDATE SET id = instances.id
+     RETURNING id, org_id, idc, type, (xmax = 0) AS inserted`,
     [instance.instanceID, instance.orgId, instance.idc, instance.instanceType],
   );
-  if (inserted !== undefined) return { inserted: true, instance: toInstance(inserted) };
-  const [existing] = await tx.query<InstanceRow>(
-    'SELECT id, org_id, idc, type FROM instances WHERE id = $1',
-    [instance.instanceID],
-  );
-  return { inserted: false, instance: existing === undefined ? undefined : toInstance(existing) };
+  return {
+    inserted: row?.inserted === true,
+    instance: row === undefined ? undefined : toInstance(row),
+  };
 }
 
 /** The instance locked against associations and other removals until the transaction ends. */

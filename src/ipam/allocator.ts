@@ -86,21 +86,29 @@ export const ALLOCATOR_SQL = {
   remove: 'DELETE FROM pool_free_ranges WHERE pool = $1 AND lo = $2::numeric',
   pickContaining: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
     WHERE pool = $1 AND lo <= $2::numeric ORDER BY lo DESC LIMIT 1 FOR UPDATE`,
+  // Reservation is checked here, when an address is taken, not only at release: a catalog that
+  // reserves an address while another process releases it cannot see that release's row.
   // One pool, the usual case: an ordered scan of released_addresses_reuse_order that stops after
   // $3 rows, so its cost does not grow with the number of released addresses.
   pickReleasedInPool: `SELECT pool, address::text, released_at FROM released_addresses
     WHERE pool = $1 AND released_at <= now() - make_interval(secs => $2::double precision)
+    AND NOT EXISTS (SELECT 1 FROM pool_reserved_addresses v
+      WHERE v.pool = released_addresses.pool AND v.address = released_addresses.address)
     ORDER BY released_at, address LIMIT $3 FOR UPDATE SKIP LOCKED`,
   // Several pools: oldest release first across all of them, at the price of sorting their
   // reusable released rows.
   pickReleasedInPools: `SELECT pool, address::text, released_at FROM released_addresses
     WHERE pool = ANY($1::text[]) AND released_at <= now() - make_interval(secs => $2::double precision)
+    AND NOT EXISTS (SELECT 1 FROM pool_reserved_addresses v
+      WHERE v.pool = released_addresses.pool AND v.address = released_addresses.address)
     ORDER BY released_at, address LIMIT $3 FOR UPDATE SKIP LOCKED`,
   removeReleased: `DELETE FROM released_addresses r
     USING unnest($1::text[], $2::numeric[]) AS t(pool, address)
     WHERE r.pool = t.pool AND r.address = t.address`,
   countReusable: `SELECT count(*)::text AS n FROM released_addresses
-    WHERE pool = ANY($1::text[]) AND released_at <= now() - make_interval(secs => $2::double precision)`,
+    WHERE pool = ANY($1::text[]) AND released_at <= now() - make_interval(secs => $2::double precision)
+    AND NOT EXISTS (SELECT 1 FROM pool_reserved_addresses v
+      WHERE v.pool = released_addresses.pool AND v.address = released_addresses.address)`,
 } as const;
 /** Below every address of either family: "no lower bound" for the waiting pick. */
 const NO_BOUND = '-1';
@@ -300,18 +308,46 @@ export async function countFree(tx: Queryable, pools: readonly PoolRef[]): Promi
   return BigInt(row?.free ?? '0');
 }
 
+/** Re-reads at most this many times; each re-read means another transaction just split the row. */
+const MAX_CARVE_READS = 8;
+
+/**
+ * The locked never-used range holding `address`, if any. The pick waits for a row another
+ * transaction holds and then sees that row's newest version, but not a row that transaction
+ * inserted: when it split [lo, hi] at some other address, the part holding ours now lives in a
+ * new row. So while the locked row no longer holds the address but has changed, read again with
+ * a fresh statement; a row that comes back unchanged is the truth.
+ */
+async function lockRowContaining(
+  tx: Queryable,
+  pool: string,
+  address: bigint,
+): Promise<RangeRow | undefined> {
+  let previous: string | undefined;
+  for (let reads = 0; reads < MAX_CARVE_READS; reads++) {
+    const [row] = await tx.query<RangeRow>(ALLOCATOR_SQL.pickContaining, [
+      pool,
+      address.toString(),
+    ]);
+    if (row === undefined) return undefined;
+    if (address >= BigInt(row.next_free) && address <= BigInt(row.hi)) return row;
+    const seen = `${row.lo}/${row.next_free}/${row.hi}`;
+    if (seen === previous) return undefined;
+    previous = seen;
+  }
+  throw new ClaimContention();
+}
+
 /**
  * Removes one address from the pool's never-used ranges (a newly reserved address now; an
  * explicitly requested address later). Returns false when the address is not among them (already
  * handed out, or reserved before).
  */
 export async function carveAddress(tx: Queryable, pool: string, address: bigint): Promise<boolean> {
-  const a = address.toString();
-  const [row] = await tx.query<RangeRow>(ALLOCATOR_SQL.pickContaining, [pool, a]);
+  const row = await lockRowContaining(tx, pool, address);
   if (row === undefined) return false;
   const next = BigInt(row.next_free);
   const hi = BigInt(row.hi);
-  if (address < next || address > hi) return false;
   if (next === hi) {
     await tx.query(ALLOCATOR_SQL.remove, [pool, row.lo]);
   } else if (address === next) {

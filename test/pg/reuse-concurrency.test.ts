@@ -33,6 +33,20 @@ describe('explicit addresses and reuse under concurrency (postgres)', () => {
       payload: { idc: 'race-1', name: 'race', count: 1, ...body },
     });
 
+  test('parallel explicit allocations of different free addresses in one range all succeed', async () => {
+    // Each carve splits the range another request is waiting on; the waiter must find its
+    // address in the new row rather than call it held.
+    for (const round of [0, 1, 2]) {
+      const addresses = Array.from({ length: 12 }, (_, i) => `198.51.100.${100 + round * 20 + i}`);
+      const responses = await Promise.all(
+        addresses.map(async (ipAddress) =>
+          allocate(await t.token(), { product: 'eip.named', ipAddress }),
+        ),
+      );
+      for (const r of responses) assert.equal(r.statusCode, 200, r.body);
+    }
+  });
+
   test('parallel explicit allocations of one free address: exactly one wins, the rest are 400', async () => {
     // Several rounds, at the start, in the middle and at the end of a free range.
     for (const address of ['198.51.100.1', '198.51.100.77', '198.51.100.254', '198.51.100.78']) {
