@@ -77,7 +77,8 @@ export async function listEvents(
   const rows = await readEventsAfter(db, after, query.limit ?? DEFAULT_EVENT_LIMIT);
   const last = rows[rows.length - 1];
   // An empty page keeps the reader where it was, so that it can simply poll with the same cursor.
-  const position = last === undefined ? after : { txId: BigInt(last.tx_text), seq: BigInt(last.seq) };
+  const position =
+    last === undefined ? after : { txId: BigInt(last.tx_text), seq: BigInt(last.seq) };
   return { events: rows.map(toEvent), cursor: encodeStreamCursor(position) };
 }
 
