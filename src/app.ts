@@ -20,10 +20,15 @@ import {
   handleError,
 } from './http/error-handler.js';
 import { registerJsonBodyParser } from './http/json-body.js';
-import { listOperations, loadOpenApi, type OpenApiDocument } from './http/openapi.js';
+import {
+  type JsonSchema,
+  listOperations,
+  loadOpenApi,
+  type OpenApiDocument,
+} from './http/openapi.js';
 import type { RouteContext } from './http/routes/handler.js';
 import { operationHandlers } from './http/routes/index.js';
-import { createAjv } from './http/validation.js';
+import { compileQueryValidator, createAjv } from './http/validation.js';
 
 export interface AppDependencies {
   db: Database;
@@ -77,7 +82,9 @@ export function buildApp(deps: AppDependencies): {
   const ajv = createAjv();
   const queryAjv = createAjv({ coerce: true });
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    httpPart === 'querystring' ? queryAjv.compile(schema) : ajv.compile(schema),
+    httpPart === 'querystring'
+      ? compileQueryValidator(queryAjv, schema as JsonSchema)
+      : ajv.compile(schema),
   );
   app.setErrorHandler(handleError);
   // Only JSON bodies: a text/plain body is a wrong media type, answered like any unreadable body.

@@ -27,6 +27,22 @@ const BODY_ERRORS: Readonly<Record<string, string>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The request body does not match its Content-Length.',
 };
 
+/**
+ * The query string as sent: validation coerces request.query in place (`limit=1e2` becomes 100),
+ * and originalValue must show what the client sent.
+ */
+function rawQuery(url: string): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  const start = url.indexOf('?');
+  if (start < 0) return query;
+  for (const [key, value] of new URLSearchParams(url.slice(start + 1))) {
+    const seen = query[key];
+    query[key] =
+      seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+  }
+  return query;
+}
+
 function invalidMessage(inBody: boolean): string {
   return inBody
     ? 'The request body is invalid; see validationDetail.'
@@ -46,7 +62,7 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
       message: invalidMessage(inBody),
       validationDetail: toValidationDetails(
         error.validation,
-        inBody ? request.body : request.query,
+        inBody ? request.body : rawQuery(request.url),
         schema,
       ),
     });

@@ -162,3 +162,40 @@ export function toValidationDetails(
   ranked.sort((a, b) => a.rank - b.rank || a.keywordRank - b.keywordRank);
   return ranked.map((r) => r.detail);
 }
+
+/** Plain decimal digits: what an integer query parameter may look like before it is coerced. */
+const DECIMAL_INTEGER = /^-?(0|[1-9][0-9]{0,15})$/;
+
+/**
+ * A query-string validator. Ajv's coercion reads `1e2`, `0x10`, `+5` or ` 01` as numbers, which
+ * is not what a client who typed them meant; integer parameters must be plain decimal text, so
+ * that is checked on the raw text first and reported like any other type violation.
+ */
+export function compileQueryValidator(ajv: Ajv, schema: JsonSchema) {
+  const validate = ajv.compile(schema);
+  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  const integers = Object.keys(properties).filter((name) => properties[name]?.type === 'integer');
+  const check = (data: unknown): boolean => {
+    const raw = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
+    const wrong: ErrorObject[] = integers
+      .filter((name) => typeof raw[name] === 'string' && !DECIMAL_INTEGER.test(raw[name] as string))
+      .map((name) => ({
+        keyword: 'type',
+        instancePath: `/${name}`,
+        schemaPath: `#/properties/${name}/type`,
+        params: { type: 'integer' },
+        message: 'must be integer',
+      }));
+    const valid = validate(data);
+    // Text Ajv could not coerce either is already reported above, once.
+    const flagged = new Set(wrong.map((e) => e.instancePath));
+    const rest = (validate.errors ?? []).filter(
+      (e) => !(e.keyword === 'type' && flagged.has(e.instancePath)),
+    );
+    const errors = [...wrong, ...rest];
+    check.errors = errors.length === 0 ? null : errors;
+    return valid && wrong.length === 0;
+  };
+  check.errors = null as ErrorObject[] | null;
+  return check;
+}

@@ -196,7 +196,7 @@ for (const backend of BACKENDS) {
             field: 'limit',
             expression: 'minimum',
             argument: '1',
-            originalValue: '0',
+            originalValue: '"0"',
             reason: 'This field is below the minimum.',
           },
         ],
@@ -206,7 +206,7 @@ for (const backend of BACKENDS) {
             field: 'limit',
             expression: 'maximum',
             argument: '1000',
-            originalValue: '1001',
+            originalValue: '"1001"',
             reason: 'This field is above the maximum.',
           },
         ],
@@ -482,3 +482,37 @@ for (const backend of BACKENDS) {
     }
   });
 }
+
+describe('listElasticIPs integer parameters are plain decimal text', () => {
+  test('limit=1e2, 0x10, +5, 01 and " 5" are refused as the wrong type, 5 is accepted', async () => {
+    const t = await startTestApp({ backend: 'pglite', catalog: BASIC_CATALOG });
+    try {
+      const token = await t.token();
+      for (const limit of ['1e2', '0x10', '+5', '01', ' 5', 'abc']) {
+        const res = await t.app.inject({
+          method: 'GET',
+          url: `/v1/elastic-ips?limit=${encodeURIComponent(limit)}`,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        assert.equal(res.statusCode, 400, `${limit}: ${res.body}`);
+        assert.deepEqual(res.json().validationDetail, [
+          {
+            field: 'limit',
+            expression: 'type',
+            argument: 'integer',
+            originalValue: JSON.stringify(limit),
+            reason: 'This field has the wrong type.',
+          },
+        ]);
+      }
+      const ok = await t.app.inject({
+        method: 'GET',
+        url: '/v1/elastic-ips?limit=5',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(ok.statusCode, 200, ok.body);
+    } finally {
+      await t.close();
+    }
+  });
+});
