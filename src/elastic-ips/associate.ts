@@ -9,18 +9,15 @@ import { ApiError } from '../errors.js';
 import type { InstanceDirectory, InstanceType } from '../instances/directory.js';
 import { databaseInstanceDirectory } from '../instances/repository.js';
 import type { Caller } from './allocate.js';
-import { elasticIpNotFound, parseElasticIpId } from './get.js';
+import { parseElasticIpId } from './get.js';
 import { markAssociated, markDisassociated } from './lifecycle-repository.js';
-import { type ElasticIpResponse, lockElasticIp, toResponse } from './repository.js';
+import { type ElasticIpResponse, toResponse } from './repository.js';
+import { lockOwnElasticIp, refuseIfReleased } from './transition.js';
 
 export interface AssociateRequest {
   instanceID: string;
   instanceType: InstanceType;
   allowReassociation?: boolean;
-}
-
-function released(id: string): ApiError {
-  return new ApiError('ELASTIC_IP_RELEASED', `elastic IP ${id} is released`);
 }
 
 export async function associateElasticIp(
@@ -37,9 +34,8 @@ export async function associateElasticIp(
     // order removeInstance takes, so the two never deadlock. Its answer is judged only after the
     // EIP checks, which come first in the order of refusals.
     const instance = await directory.findForAssociation(tx, instanceId);
-    const eip = await lockElasticIp(tx, caller.orgId, id);
-    if (eip === undefined) throw elasticIpNotFound(id);
-    if (eip.status === 'released') throw released(id);
+    const eip = await lockOwnElasticIp(tx, caller, id);
+    refuseIfReleased(eip);
     // Another organization's instance, one in another IDC or of another type: all answered as
     // missing, in the same words, so that tenants learn nothing about instances not theirs.
     if (
@@ -80,9 +76,8 @@ export async function disassociateElasticIp(
 ): Promise<ElasticIpResponse> {
   const id = parseElasticIpId(rawId);
   return db.transaction(async (tx) => {
-    const eip = await lockElasticIp(tx, caller.orgId, id);
-    if (eip === undefined) throw elasticIpNotFound(id);
-    if (eip.status === 'released') throw released(id);
+    const eip = await lockOwnElasticIp(tx, caller, id);
+    refuseIfReleased(eip);
     // Already disassociated: success with no change and no event (field case C4).
     if (eip.status === 'disassociated' || eip.instance_id === null) return toResponse(eip);
     const updated = await markDisassociated(

@@ -6,42 +6,6 @@ import type { Queryable } from '../db/database.js';
 import type { Address, Family } from '../ipam/address.js';
 import type { ElasticIpResponse, ElasticIpRow } from './repository.js';
 
-export interface LockedElasticIp {
-  id: string;
-  status: ElasticIpResponse['status'];
-  instanceId: string | null;
-  instanceType: ElasticIpResponse['instanceType'];
-}
-
-/**
- * The caller's EIP, locked until the transaction ends so that no other transition interleaves;
- * another organization's EIP is simply absent.
- */
-export async function lockElasticIp(
-  tx: Queryable,
-  orgId: string,
-  id: string,
-): Promise<LockedElasticIp | undefined> {
-  const [row] = await tx.query<{
-    id: string;
-    status: ElasticIpResponse['status'];
-    instance_id: string | null;
-    instance_type: ElasticIpResponse['instanceType'];
-  }>(
-    `SELECT id, status, instance_id, instance_type FROM elastic_ips
-     WHERE id = $1 AND org_id = $2 FOR UPDATE`,
-    [id, orgId],
-  );
-  return row === undefined
-    ? undefined
-    : {
-        id: row.id,
-        status: row.status,
-        instanceId: row.instance_id,
-        instanceType: row.instance_type,
-      };
-}
-
 /**
  * Releases a disassociated EIP in one statement: the status change, its address's entry in the
  * quarantine (unless the address has been reserved since, in which case it is never reused), and

@@ -3,15 +3,10 @@
  * `renamed` event's `from` is the name it really replaced.
  */
 import type { Database } from '../db/database.js';
-import { ApiError } from '../errors.js';
 import type { Caller } from './allocate.js';
-import { elasticIpNotFound, parseElasticIpId } from './get.js';
-import {
-  type ElasticIpResponse,
-  lockElasticIp,
-  toResponse,
-  updateElasticIpName,
-} from './repository.js';
+import { parseElasticIpId } from './get.js';
+import { type ElasticIpResponse, toResponse, updateElasticIpName } from './repository.js';
+import { lockOwnElasticIp, refuseIfReleased } from './transition.js';
 
 export async function renameElasticIp(
   db: Database,
@@ -21,10 +16,8 @@ export async function renameElasticIp(
 ): Promise<ElasticIpResponse> {
   const id = parseElasticIpId(rawId);
   return db.transaction(async (tx) => {
-    const eip = await lockElasticIp(tx, caller.orgId, id);
-    if (eip === undefined) throw elasticIpNotFound(id);
-    if (eip.status === 'released')
-      throw new ApiError('ELASTIC_IP_RELEASED', `elastic IP ${id} is released`);
+    const eip = await lockOwnElasticIp(tx, caller, id);
+    refuseIfReleased(eip);
     // The same name again is success with no change and no event (every transition is idempotent).
     if (eip.name === name) return toResponse(eip);
     return toResponse(
