@@ -33,6 +33,16 @@ export function isRetryableConflict(error: unknown): boolean {
   return code === '40001' || code === '40P01';
 }
 
+/**
+ * 23505 unique_violation of `constraint`. node-postgres names the constraint in a field; PGlite
+ * only in the message, so both are checked.
+ */
+export function isUniqueViolation(error: unknown, constraint: string): boolean {
+  if (sqlState(error) !== '23505') return false;
+  const { constraint: named, message } = error as { constraint?: unknown; message?: unknown };
+  return named === constraint || (typeof message === 'string' && message.includes(constraint));
+}
+
 const UNAVAILABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
-import { TransactionContentionError } from '../db/errors.js';
+import { isUniqueViolation, TransactionContentionError } from '../db/errors.js';
 import { ApiError, ValidationError } from '../errors.js';
 import { type Address, AddressError, formatAddress, parseAddress } from '../ipam/address.js';
 import {
@@ -132,7 +132,7 @@ async function allocateOnce(
       // Two explicit requests for one address can both pass the checks above when the address
       // appears between them; the unique index then refuses the second, which is a plain
       // "unavailable", not a server error.
-      if (explicit !== undefined && isLiveHolderViolation(error)) {
+      if (explicit !== undefined && isUniqueViolation(error, 'elastic_ips_one_live_holder')) {
         throw addressUnavailable(explicit, 'it is held by another elastic IP');
       }
       throw error;
@@ -141,17 +141,11 @@ async function allocateOnce(
   });
 }
 
-function isLiveHolderViolation(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { code, constraint, message } = error as {
-    code?: unknown;
-    constraint?: unknown;
-    message?: unknown;
-  };
-  if (code !== '23505') return false;
-  return (
-    constraint === 'elastic_ips_one_live_holder' ||
-    (typeof message === 'string' && message.includes('elastic_ips_one_live_holder'))
+function noFreeAddress(request: AllocateRequest, available: bigint, why = ''): ApiError {
+  return new ApiError(
+    'NO_FREE_ADDRESS',
+    `no free address for product ${request.product} in IDC ${request.idc}: requested ${request.count}, available ${available}${why}`,
+    { 'Retry-After': String(EXHAUSTED_RETRY_AFTER_SECONDS) },
   );
 }
 
@@ -218,21 +212,11 @@ async function claimAny(
   reuse: ReusePolicy,
 ): Promise<ClaimedAddress[]> {
   const pools = offering.pools.filter((p) => p.enabled);
-  if (pools.length === 0) {
-    throw new ApiError(
-      'NO_FREE_ADDRESS',
-      `no free address for product ${request.product} in IDC ${request.idc}: requested ${request.count}, available 0 (its pools there are disabled)`,
-      { 'Retry-After': String(EXHAUSTED_RETRY_AFTER_SECONDS) },
-    );
-  }
+  if (pools.length === 0) throw noFreeAddress(request, 0n, ' (its pools there are disabled)');
   const claim = await claimAddresses(tx, pools, request.count, reuse);
   if (!claim.ok) {
     // Throwing rolls back whatever part of the request was claimed.
-    throw new ApiError(
-      'NO_FREE_ADDRESS',
-      `no free address for product ${request.product} in IDC ${request.idc}: requested ${request.count}, available ${claim.available}`,
-      { 'Retry-After': String(EXHAUSTED_RETRY_AFTER_SECONDS) },
-    );
+    throw noFreeAddress(request, claim.available);
   }
   return claim.addresses;
 }
