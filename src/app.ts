@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { TokenVerifier } from './auth/tokens.js';
 import type { Database } from './db/database.js';
+import { createReadiness } from './health.js';
 import { operatorAuthHook, tenantAuthHook } from './http/auth.js';
 import { checkBodyShape, refuseBody } from './http/body-shape.js';
 import {
@@ -41,6 +42,8 @@ export interface AppDependencies {
   requestTimeoutMs?: number;
   /** The `scope` value of operator tokens (EIPD_ADMIN_SCOPE); default eip:admin. */
   adminScope?: string;
+  /** True once SIGTERM arrived: /readyz answers 503 so that load balancers stop routing here. */
+  isDraining?: () => boolean;
   /** Fastify/pino logger options; false in tests. */
   logger: FastifyServerOptions['logger'];
 }
@@ -100,6 +103,7 @@ export function buildApp(deps: AppDependencies): {
   const ctx: RouteContext = {
     db: deps.db,
     quarantineSeconds: deps.quarantineSeconds ?? 3600,
+    readiness: createReadiness(deps.db, deps.isDraining ?? (() => false)),
     caller(request) {
       if (request.caller === null) throw new Error('tenant route reached without a caller');
       return request.caller;
@@ -126,11 +130,16 @@ export function buildApp(deps: AppDependencies): {
       schema: {
         ...(bodySchema === undefined ? {} : { body: bodySchema }),
         ...(operation.querySchema === undefined ? {} : { querystring: operation.querySchema }),
+        ...(operation.headerSchema === undefined ? {} : { headers: operation.headerSchema }),
         ...(operation.successSchema === undefined
           ? {}
           : { response: { 200: operation.successSchema } }),
       },
-      onRequest: operation.path.startsWith('/v1/admin/') ? authenticateOperator : authenticate,
+      onRequest: operation.anonymous
+        ? []
+        : operation.path.startsWith('/v1/admin/')
+          ? authenticateOperator
+          : authenticate,
       preValidation:
         bodySchema === undefined
           ? [async (request) => refuseBody(request.body)]

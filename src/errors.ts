@@ -35,6 +35,8 @@ export const ERRORS = {
   INSTANCE_CONFLICT: { status: 400, code: 4008 },
   INSTANCE_NOT_FOUND: { status: 404, code: 4046 },
   POOL_NOT_FOUND: { status: 404, code: 4047 },
+  QUOTA_EXCEEDED: { status: 400, code: 4009 },
+  IDEMPOTENCY_KEY_REUSED: { status: 400, code: 4010 },
 } as const;
 
 export type ErrorKind = keyof typeof ERRORS;
@@ -86,7 +88,7 @@ export class ValidationError extends Error {
   constructor(
     readonly details: ValidationDetail[],
     /** Where the offending values came from; the message says so, as for schema violations. */
-    readonly location: 'body' | 'query' = 'body',
+    readonly location: 'body' | 'query' | 'header' | 'path' = 'body',
   ) {
     super('request validation failed');
     this.name = 'ValidationError';

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
   const catalog = catalogPath === undefined ? undefined : await readCatalogFile(catalogPath);
 
   const db = await openDatabase(config);
+  let stopping = false;
   const { app } = buildApp({
     db,
     verifier,
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     adminScope: config.auth.adminScope,
     bodyLimitBytes: config.bodyLimitBytes,
     requestTimeoutMs: config.requestTimeoutMs,
+    isDraining: () => stopping,
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
   });
   try {
@@ -57,7 +59,6 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;

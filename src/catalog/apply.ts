@@ -17,6 +17,7 @@ import { initialFreeRanges } from '../ipam/free-ranges.js';
 import {
   type CatalogDocument,
   type CatalogPool,
+  type CatalogQuotas,
   checkCatalog,
   type ExistingPool,
 } from './catalog-file.js';
@@ -29,6 +30,7 @@ export interface ApplySummary {
   productsUpdated: number;
   poolsAdded: string[];
   poolsUpdated: string[];
+  quotasSet: number;
 }
 
 export async function applyCatalog(
@@ -46,6 +48,7 @@ export async function applyCatalog(
       productsUpdated: 0,
       poolsAdded: [],
       poolsUpdated: [],
+      quotasSet: 0,
     };
 
     for (const idc of catalog.idcs) {
@@ -85,6 +88,7 @@ export async function applyCatalog(
         summary.poolsAdded.push(pool.name);
       }
     }
+    summary.quotasSet = await applyQuotas(tx, catalog.quotas);
     return summary;
   });
 }
@@ -184,6 +188,35 @@ async function updatePool(tx: Queryable, pool: CatalogPool): Promise<boolean> {
       pool.name,
       address.toString(),
     ]);
+  }
+  return changed;
+}
+
+/**
+ * The default when the file states one (null: no limit), and each override the file lists.
+ * Overrides the file does not list are left alone, like everything else the file does not name.
+ */
+async function applyQuotas(tx: Queryable, quotas: CatalogQuotas | undefined): Promise<number> {
+  if (quotas === undefined) return 0;
+  let changed = 0;
+  if (quotas.default !== undefined) {
+    const rows = await tx.query(
+      `UPDATE quota_default SET max_eips = $1, updated_at = statement_timestamp()
+       WHERE max_eips IS DISTINCT FROM $1::int RETURNING 1`,
+      [quotas.default],
+    );
+    changed += rows.length;
+  }
+  for (const o of quotas.organizations) {
+    const rows = await tx.query(
+      `INSERT INTO quota_overrides (org_id, idc, max_eips, updated_by) VALUES ($1, $2, $3, 'catalog')
+       ON CONFLICT (org_id, idc) DO UPDATE
+         SET max_eips = EXCLUDED.max_eips, updated_by = 'catalog', updated_at = statement_timestamp()
+         WHERE quota_overrides.max_eips <> EXCLUDED.max_eips
+       RETURNING 1`,
+      [o.orgId, o.idc, o.limit],
+    );
+    changed += rows.length;
   }
   return changed;
 }

@@ -45,6 +45,28 @@ const poolSchema = z.strictObject({
   enabled: z.boolean().default(true),
 });
 
+/** Quotas: a default per organization per IDC (null: no limit) and per-organization overrides. */
+const quotasSchema = z.strictObject({
+  default: z.number().int().min(0).max(1_000_000_000).nullable().optional(),
+  organizations: z
+    .array(
+      z.strictObject({
+        orgId: z
+          .string()
+          .regex(/^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$/, 'must be a uuid'),
+        idc: z.string(),
+        limit: z.number().int().min(0).max(1_000_000_000),
+      }),
+    )
+    .nullish(),
+});
+
+export type CatalogQuotas = {
+  /** Absent: the file says nothing about the default, and applying leaves it as it is. */
+  default?: number | null | undefined;
+  organizations: { orgId: string; idc: string; limit: number }[];
+};
+
 /**
  * Only the shape of the top level; each entry is checked on its own (see parseCatalog). A section
  * may be null because `pools:` with every entry commented out is YAML for null, and means none.
@@ -53,6 +75,7 @@ const topLevelSchema = z.strictObject({
   idcs: z.array(z.unknown()).nullish(),
   products: z.array(z.unknown()).nullish(),
   pools: z.array(z.unknown()).nullish(),
+  quotas: z.unknown().nullish(),
 });
 
 export type CatalogSection = 'idcs' | 'products' | 'pools';
@@ -70,6 +93,8 @@ export interface CatalogDocument {
   idcs: CatalogIdcEntry[];
   products: CatalogProductEntry[];
   pools: CatalogPoolEntry[];
+  /** Undefined when the file has no (readable) quotas section. */
+  quotas: CatalogQuotas | undefined;
   /** Schema problems, already worded; checkCatalog reports them first. */
   problems: string[];
   /**
@@ -103,6 +128,7 @@ export interface Catalog {
   idcs: string[];
   products: CatalogProduct[];
   pools: CatalogPool[];
+  quotas: CatalogQuotas | undefined;
 }
 
 /** A pool as it already exists in the database, for overlap and family checks. */
@@ -181,6 +207,7 @@ export function parseCatalog(text: string, source: string): CatalogDocument {
     idcs: [],
     products: [],
     pools: [],
+    quotas: undefined,
     problems: [],
     malformed: { idcs: [], products: [], pools: [] },
     unreadable: [],
@@ -216,6 +243,20 @@ export function parseCatalog(text: string, source: string): CatalogDocument {
   checkEntries('idcs', idcSchema, doc.idcs);
   checkEntries('products', productSchema, doc.products);
   checkEntries('pools', poolSchema, doc.pools);
+  if (sections.quotas !== undefined && sections.quotas !== null) {
+    const quotas = quotasSchema.safeParse(sections.quotas);
+    if (quotas.success) {
+      doc.quotas = {
+        ...('default' in quotas.data ? { default: quotas.data.default } : {}),
+        organizations: (quotas.data.organizations ?? []).map((o) => ({
+          ...o,
+          orgId: o.orgId.toLowerCase(),
+        })),
+      };
+    } else {
+      for (const issue of quotas.error.issues) report(['quotas', ...issue.path], issue.message);
+    }
+  }
   return doc;
 }
 
@@ -229,6 +270,11 @@ function entryName(entry: unknown): string | undefined {
 function describePath(raw: unknown, path: readonly PropertyKey[]): string {
   const [section, index, ...rest] = path;
   if (typeof section !== 'string') return '(top level)';
+  if (section === 'quotas')
+    return path
+      .map(String)
+      .join('.')
+      .replace(/\.(\d+)/g, '[$1]');
   if (typeof index !== 'number') return section;
   const entries =
     typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[section] : undefined;
@@ -343,9 +389,15 @@ export function checkCatalog(
 
   checkOverlaps(pools, existing, problems);
   checkProductFamilies(pools, existing, problems);
+  checkQuotas(doc, idcs, problems);
 
   if (problems.length > 0) throw new CatalogError(source, problems);
-  return { idcs: [...new Set(doc.idcs.map((i) => i.name))], products: doc.products, pools };
+  return {
+    idcs: [...new Set(doc.idcs.map((i) => i.name))],
+    products: doc.products,
+    pools,
+    quotas: doc.quotas,
+  };
 }
 
 function checkOverlaps(pools: CatalogPool[], existing: ExistingPool[], problems: string[]): void {
@@ -403,5 +455,20 @@ function checkProductFamilies(
         `product "${product}" would have both IPv4 (pool "${v4}") and IPv6 (pool "${v6}") pools; a product is of one address family`,
       );
     }
+  }
+}
+
+function checkQuotas(doc: CatalogDocument, idcs: Set<string>, problems: string[]): void {
+  const seen = new Set<string>();
+  for (const [index, o] of (doc.quotas?.organizations ?? []).entries()) {
+    const label = `quotas.organizations[${index}]`;
+    if (!idcs.has(o.idc) && !doc.unreadable.includes('idcs')) {
+      problems.push(`${label}: unknown IDC "${o.idc}" (declare it under idcs)`);
+    }
+    const key = `${o.orgId} ${o.idc}`;
+    if (seen.has(key)) {
+      problems.push(`${label}: organization ${o.orgId} has more than one quota in IDC ${o.idc}`);
+    }
+    seen.add(key);
   }
 }

@@ -16,7 +16,9 @@ import {
   claimAddresses,
   type ReusePolicy,
 } from '../ipam/allocator.js';
+import { lockQuota } from '../quotas/quota-check.js';
 import { type ValidationDetail, violation } from '../validation-detail.js';
+import { claimIdempotencyKey, type IdempotencyKey, storeIdempotentAnswer } from './idempotency.js';
 import {
   findPoolOfAddress,
   isHeld,
@@ -40,6 +42,12 @@ export interface Caller {
   subject: string | null;
 }
 
+export interface AllocateOutcome {
+  ids: { id: string }[];
+  /** True when this is the stored answer of an earlier request with the same Idempotency-Key. */
+  replayed: boolean;
+}
+
 /** How long a client should wait before asking an exhausted pool again. */
 const EXHAUSTED_RETRY_AFTER_SECONDS = 60;
 
@@ -48,11 +56,12 @@ export async function allocateElasticIps(
   caller: Caller,
   request: AllocateRequest,
   reuse: ReusePolicy,
-): Promise<{ id: string }[]> {
+  idempotency?: IdempotencyKey,
+): Promise<AllocateOutcome> {
   // Validation comes before any existence check (contract: order of checks).
   const explicit = request.ipAddress === undefined ? undefined : validateExplicit(request);
   try {
-    return await allocateOnce(db, caller, request, reuse, explicit);
+    return await allocateOnce(db, caller, request, reuse, explicit, idempotency);
   } catch (error) {
     // The database is fine; other requests kept the last free ranges busy for longer than the
     // retries lasted. Say so, rather than "database is unavailable".
@@ -106,10 +115,17 @@ async function allocateOnce(
   request: AllocateRequest,
   reuse: ReusePolicy,
   explicit: Address | undefined,
-): Promise<{ id: string }[]> {
+  idempotency: IdempotencyKey | undefined,
+): Promise<AllocateOutcome> {
   return db.transaction(async (tx) => {
+    // Locks in this order only: idempotency key, quota, then allocator rows (see each module).
+    if (idempotency !== undefined) {
+      const stored = await claimIdempotencyKey<{ id: string }[]>(tx, caller.orgId, idempotency);
+      if (stored !== undefined) return { ids: stored, replayed: true };
+    }
     const offering = await findOffering(tx, request.idc, request.product);
     checkOffering(offering, request);
+    await checkQuota(tx, caller, request);
     const claimed =
       explicit === undefined
         ? await claimAny(tx, offering, request, reuse)
@@ -137,8 +153,22 @@ async function allocateOnce(
       }
       throw error;
     }
-    return eips.map((e) => ({ id: e.id }));
+    const ids = eips.map((e) => ({ id: e.id }));
+    if (idempotency !== undefined) {
+      await storeIdempotentAnswer(tx, caller.orgId, idempotency.key, ids);
+    }
+    return { ids, replayed: false };
   });
+}
+
+/** Quota before capacity (contract): checked before any address is claimed. */
+async function checkQuota(tx: Queryable, caller: Caller, request: AllocateRequest): Promise<void> {
+  const quota = await lockQuota(tx, caller.orgId, request.idc);
+  if (quota.limit === null || quota.held + request.count <= quota.limit) return;
+  throw new ApiError(
+    'QUOTA_EXCEEDED',
+    `quota exceeded: the organization may hold ${quota.limit} elastic IPs in IDC ${request.idc}; it holds ${quota.held} and requested ${request.count}`,
+  );
 }
 
 function noFreeAddress(request: AllocateRequest, available: bigint, why = ''): ApiError {

@@ -4,6 +4,46 @@
  */
 
 export interface paths {
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness
+         * @description x-eipd: the process is up and serving HTTP; it does not look at the database. No token needed.
+         */
+        get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness
+         * @description x-eipd: 200 when this process can serve requests: the database answers and has every migration this version needs. 503 while the database is unreachable, before migrations are applied, and while the process drains after SIGTERM, so that a load balancer stops sending it traffic. No token needed.
+         */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/elastic-ips": {
         parameters: {
             query?: never;
@@ -203,6 +243,50 @@ export interface paths {
         patch: operations["updatePool"];
         trace?: never;
     };
+    "/v1/admin/organizations/{orgId}/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An organization's quotas (operator)
+         * @description x-eipd: for every IDC, the most non-released elastic IPs the organization may hold there (its override, else the default; null is no limit) and how many it holds.
+         */
+        get: operations["listQuotas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/organizations/{orgId}/quotas/{idc}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set an organization's quota in an IDC (operator)
+         * @description x-eipd: overrides the default for this organization and IDC. A limit below what the organization holds keeps its EIPs and refuses new allocations until it is back under the limit.
+         */
+        put: operations["setQuota"];
+        post?: never;
+        /**
+         * Remove an organization's quota override in an IDC (operator)
+         * @description x-eipd: the organization falls back to the default. Idempotent.
+         */
+        delete: operations["removeQuotaOverride"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/elastic-ips/{id}": {
         parameters: {
             query?: never;
@@ -341,6 +425,25 @@ export interface components {
             used: string;
             quarantined: string;
             free: string;
+        };
+        /** @description x-eipd */
+        healthStatus: {
+            /** @enum {string} */
+            status: "ok";
+        };
+        /** @description x-eipd: an organization's quota in one IDC. */
+        quota: {
+            idc: string;
+            /** @description most non-released elastic IPs; null is no limit */
+            limit: number | null;
+            /** @enum {string} */
+            source: "override" | "default";
+            /** @description non-released elastic IPs held now */
+            used: number;
+        };
+        /** @description x-eipd */
+        quotaUpdateReq: {
+            limit: number;
         };
         /** @description x-eipd */
         poolUpdateReq: {
@@ -560,6 +663,10 @@ export interface components {
         };
     };
     parameters: {
+        /** @description x-eipd: makes a retry safe. The same key with the same body within 24 hours answers the first successful answer again (same ids) without allocating; the same key with another body is refused (400). Keys are per organization; only successful answers are kept. */
+        idempotencyKey: string;
+        orgIdPath: string;
+        idcPath: components["schemas"]["idcName"];
         instanceId: string;
         /** @description The elastic IP's id. Any letter case is accepted; an id that is not a uuid is answered 404. */
         elasticIPId: string;
@@ -570,6 +677,47 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the process is alive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["healthStatus"];
+                };
+            };
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ready */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["healthStatus"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listElasticIPs: {
         parameters: {
             query?: {
@@ -611,7 +759,10 @@ export interface operations {
     allocateElasticIP: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description x-eipd: makes a retry safe. The same key with the same body within 24 hours answers the first successful answer again (same ids) without allocating; the same key with another body is refused (400). Keys are per organization; only successful answers are kept. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -624,6 +775,8 @@ export interface operations {
             /** @description successful */
             200: {
                 headers: {
+                    /** @description x-eipd: true when this is the stored answer to an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -926,6 +1079,96 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listQuotas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                orgId: components["parameters"]["orgIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["quota"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    setQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                orgId: components["parameters"]["orgIdPath"];
+                idc: components["parameters"]["idcPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["quotaUpdateReq"];
+            };
+        };
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["quota"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    removeQuotaOverride: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                orgId: components["parameters"]["orgIdPath"];
+                idc: components["parameters"]["idcPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["quota"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -15,6 +15,7 @@ import {
   REQUEST_INVALID,
   ValidationError,
 } from '../errors.js';
+import { NotReadyError } from '../health.js';
 import { printable } from '../text.js';
 import type { JsonSchema } from './openapi.js';
 import { UnreadableBodyError } from './request-errors.js';
@@ -43,34 +44,61 @@ function rawQuery(url: string): Record<string, string | string[]> {
   return query;
 }
 
-function invalidMessage(inBody: boolean): string {
-  return inBody
-    ? 'The request body is invalid; see validationDetail.'
-    : 'The query parameters are invalid; see validationDetail.';
+const INVALID_MESSAGES: Readonly<Record<ValidationError['location'], string>> = {
+  body: 'The request body is invalid; see validationDetail.',
+  query: 'The query parameters are invalid; see validationDetail.',
+  header: 'The request headers are invalid; see validationDetail.',
+  path: 'The path parameters are invalid; see validationDetail.',
+};
+
+/** Node delivers header names in lower case; details name them as documented (`Idempotency-Key`). */
+function headerName(lower: string): string {
+  return lower.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+function schemaViolation(error: FastifyError, request: FastifyRequest) {
+  const schemas = request.routeOptions.schema;
+  switch (error.validationContext) {
+    case 'body':
+      return {
+        location: 'body' as const,
+        data: request.body,
+        schema: schemas?.body,
+      };
+    case 'querystring':
+      return {
+        location: 'query' as const,
+        data: rawQuery(request.url),
+        schema: schemas?.querystring,
+      };
+    case 'headers':
+      return { location: 'header' as const, data: request.headers, schema: schemas?.headers };
+    default:
+      return undefined;
+  }
 }
 
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  if (
-    error.validation !== undefined &&
-    (error.validationContext === 'body' || error.validationContext === 'querystring')
-  ) {
-    const inBody = error.validationContext === 'body';
-    const schemas = request.routeOptions.schema;
-    const schema = ((inBody ? schemas?.body : schemas?.querystring) ?? {}) as JsonSchema;
+  const violated = error.validation === undefined ? undefined : schemaViolation(error, request);
+  if (error.validation !== undefined && violated !== undefined) {
+    const details = toValidationDetails(
+      error.validation,
+      violated.data,
+      (violated.schema ?? {}) as JsonSchema,
+    );
     return reply.code(400).send({
       ...REQUEST_INVALID,
-      message: invalidMessage(inBody),
-      validationDetail: toValidationDetails(
-        error.validation,
-        inBody ? request.body : rawQuery(request.url),
-        schema,
-      ),
+      message: INVALID_MESSAGES[violated.location],
+      validationDetail:
+        violated.location === 'header'
+          ? details.map((d) => ({ ...d, field: headerName(d.field) }))
+          : details,
     });
   }
   if (error instanceof ValidationError) {
     return reply.code(400).send({
       ...REQUEST_INVALID,
-      message: invalidMessage(error.location === 'body'),
+      message: INVALID_MESSAGES[error.location],
       validationDetail: error.details,
     });
   }
@@ -78,6 +106,7 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     return reply.code(error.status).headers(error.headers).send(error.body());
   }
   if (error instanceof UnreadableBodyError) return reply.code(400).send(error.body());
+  if (error instanceof NotReadyError) return reply.code(503).send({ reason: error.reason });
   if (error instanceof DatabaseUnavailableError || error instanceof TransactionContentionError) {
     request.log.warn({ err: error }, 'database unavailable');
     return reply.code(503).send(DATABASE_UNAVAILABLE_BODY);

@@ -28,6 +28,7 @@ interface ParameterObject {
 interface OperationObject {
   operationId: string;
   parameters?: unknown[];
+  security?: unknown[];
   requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
   responses: Record<string, JsonSchema>;
   [key: string]: unknown;
@@ -47,8 +48,15 @@ export interface Operation {
    * filter is not silently ignored), if the operation takes any.
    */
   querySchema: JsonSchema | undefined;
+  /**
+   * The documented request headers as one object schema (property names in lower case, as Node
+   * delivers them; every other header allowed), if the operation declares any.
+   */
+  headerSchema: JsonSchema | undefined;
   /** The 200 response schema with every $ref resolved, used to serialize successes. */
   successSchema: JsonSchema | undefined;
+  /** `security: []`: answered without a token (health checks). */
+  anonymous: boolean;
 }
 
 const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete']);
@@ -86,8 +94,10 @@ export function listOperations(doc: OpenApiDocument): Operation[] {
         routePath: path.replace(/\{([^}]+)\}/g, ':$1'),
         bodySchema: body === undefined ? undefined : (deref(doc, body) as JsonSchema),
         querySchema: queryObjectSchema(doc, op.parameters ?? []),
+        headerSchema: headerObjectSchema(doc, op.parameters ?? []),
         successSchema:
           successBody === undefined ? undefined : (deref(doc, successBody) as JsonSchema),
+        anonymous: Array.isArray(op.security) && op.security.length === 0,
       });
     }
   }
@@ -110,6 +120,20 @@ function queryObjectSchema(doc: OpenApiDocument, parameters: unknown[]): JsonSch
     properties,
     required: query.filter((p) => p.required === true).map((p) => p.name),
     additionalProperties: false,
+  };
+}
+
+function headerObjectSchema(doc: OpenApiDocument, parameters: unknown[]): JsonSchema | undefined {
+  const headers = parameters
+    .map((p) => resolve(doc, p) as ParameterObject)
+    .filter((p) => p.in === 'header');
+  if (headers.length === 0) return undefined;
+  return {
+    type: 'object',
+    properties: Object.fromEntries(
+      headers.map((p) => [p.name.toLowerCase(), deref(doc, p.schema ?? {})]),
+    ),
+    required: headers.filter((p) => p.required === true).map((p) => p.name.toLowerCase()),
   };
 }
 

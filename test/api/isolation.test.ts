@@ -23,6 +23,8 @@ interface Call {
   body?: Record<string, unknown>;
   /** Whether the operation names an EIP (another organization then gets 404). */
   namesEip: boolean;
+  /** Health checks: answered to anyone, and they reveal nothing about tenants. */
+  anonymous?: true;
 }
 
 /** A valid request for each operation, keyed by operationId. */
@@ -50,6 +52,18 @@ const CALLS: Readonly<Record<string, Call>> = {
   getAddressHistory: { path: '/v1/admin/address-history?ipAddress=192.0.2.2', namesEip: false },
   listPools: { path: '/v1/admin/pools', namesEip: false },
   updatePool: { path: '/v1/admin/pools/east-v4', body: { enabled: true }, namesEip: false },
+  listQuotas: { path: `/v1/admin/organizations/${randomUUID()}/quotas`, namesEip: false },
+  setQuota: {
+    path: `/v1/admin/organizations/${randomUUID()}/quotas/test-east1`,
+    body: { limit: 5 },
+    namesEip: false,
+  },
+  removeQuotaOverride: {
+    path: `/v1/admin/organizations/${randomUUID()}/quotas/test-east1`,
+    namesEip: false,
+  },
+  getHealth: { path: '/healthz', namesEip: false, anonymous: true },
+  getReadiness: { path: '/readyz', namesEip: false, anonymous: true },
 };
 
 const operations = listOperations(loadOpenApi({ maxAllocateCount: 100 }));
@@ -132,14 +146,20 @@ for (const backend of BACKENDS) {
         ttlSeconds: 600,
       });
       for (const [operationId, call] of Object.entries(CALLS)) {
-        if (call.path.startsWith('/v1/admin/')) continue;
+        if (call.path.startsWith('/v1/admin/') || call.anonymous) continue;
         const res = await send(operationId, operator);
         assert.equal(res.statusCode, 401, `${operationId}: ${res.body}`);
       }
     });
 
-    test('no token gets 401 on every endpoint', async () => {
-      for (const operationId of Object.keys(CALLS)) {
+    test('no token gets 401 on every endpoint but the health checks', async () => {
+      for (const [operationId, call] of Object.entries(CALLS)) {
+        if (call.anonymous) {
+          const res = await send(operationId, undefined);
+          assert.equal(res.statusCode, 200, `${operationId}: ${res.body}`);
+          assert.deepEqual(res.json(), { status: 'ok' });
+          continue;
+        }
         const res = await send(operationId, undefined);
         assert.equal(res.statusCode, 401, `${operationId}: ${res.body}`);
         assert.ok(String(res.headers['www-authenticate']).startsWith('Bearer'), operationId);

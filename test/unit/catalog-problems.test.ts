@@ -286,6 +286,7 @@ describe('empty catalogs', () => {
             productsUpdated: 0,
             poolsAdded: [],
             poolsUpdated: [],
+            quotasSet: 0,
           });
         } finally {
           await dispose();

@@ -134,6 +134,7 @@ describe('catalog apply', () => {
         productsUpdated: 0,
         poolsAdded: [],
         poolsUpdated: [],
+        quotasSet: 0,
       });
       assert.deepEqual(await db.query('SELECT * FROM pool_free_ranges ORDER BY pool, lo'), ranges);
     } finally {

@@ -4,11 +4,13 @@ import { disassociateElasticIP } from './disassociate-elastic-ip.js';
 import { getAddressHistory } from './get-address-history.js';
 import { getElasticIP } from './get-elastic-ip.js';
 import type { OperationHandler } from './handler.js';
+import { getHealth, getReadiness } from './health.js';
 import { listAssociations } from './list-associations.js';
 import { listElasticIPProducts } from './list-elastic-ip-products.js';
 import { listElasticIPs } from './list-elastic-ips.js';
 import { listEvents } from './list-events.js';
 import { listPools } from './list-pools.js';
+import { listQuotas, removeQuotaOverride, setQuota } from './quotas.js';
 import { registerInstance } from './register-instance.js';
 import { releaseElasticIP } from './release-elastic-ip.js';
 import { removeInstance } from './remove-instance.js';
@@ -32,4 +34,9 @@ export const operationHandlers: Readonly<Record<string, OperationHandler>> = {
   getAddressHistory,
   listPools,
   updatePool,
+  listQuotas,
+  setQuota,
+  removeQuotaOverride,
+  getHealth,
+  getReadiness,
 };

@@ -1,0 +1,91 @@
+/**
+ * Quotas as operators see them (listQuotas, setQuota, removeQuotaOverride). The check itself is in
+ * quota-check.ts, inside the allocation's transaction.
+ */
+import type { Database, Queryable } from '../db/database.js';
+import { ApiError, ValidationError } from '../errors.js';
+import type { components } from '../generated/openapi.js';
+import { isUuid } from '../uuid.js';
+import { violation } from '../validation-detail.js';
+
+export type Quota = components['schemas']['quota'];
+
+type QuotaRow = {
+  idc: string;
+  override: number | null;
+  default_limit: number | null;
+  used: number;
+};
+
+const QUOTAS_SQL = `
+  SELECT i.name AS idc, o.max_eips AS override, d.max_eips AS default_limit,
+         (SELECT count(*)::int FROM elastic_ips e
+           WHERE e.org_id = $1 AND e.idc = i.name AND e.status <> 'released') AS used
+    FROM idcs i
+    CROSS JOIN quota_default d
+    LEFT JOIN quota_overrides o ON o.org_id = $1 AND o.idc = i.name`;
+
+function toQuota(row: QuotaRow): Quota {
+  return row.override === null
+    ? { idc: row.idc, limit: row.default_limit, source: 'default', used: row.used }
+    : { idc: row.idc, limit: row.override, source: 'override', used: row.used };
+}
+
+/** The organization id of an operator path: a uuid, or a validation error naming it. */
+export function checkOrgId(orgId: string): string {
+  if (!isUuid(orgId)) {
+    throw new ValidationError([violation('orgId', 'format', 'uuid', orgId)], 'path');
+  }
+  return orgId.toLowerCase();
+}
+
+export async function listQuotas(db: Database, orgId: string): Promise<Quota[]> {
+  const rows = await db.query<QuotaRow>(`${QUOTAS_SQL} ORDER BY i.name`, [checkOrgId(orgId)]);
+  return rows.map(toQuota);
+}
+
+async function quotaIn(tx: Queryable, orgId: string, idc: string): Promise<Quota> {
+  const [row] = await tx.query<QuotaRow>(`${QUOTAS_SQL} WHERE i.name = $2`, [orgId, idc]);
+  if (row === undefined) throw new ApiError('IDC_NOT_FOUND', `IDC ${idc} was not found`);
+  return toQuota(row);
+}
+
+/**
+ * Idempotent. A limit below what the organization holds takes nothing away: allocations are
+ * refused until releases bring it under the limit.
+ */
+export async function setQuota(
+  db: Database,
+  orgId: string,
+  idc: string,
+  limit: number,
+  actor: string | null,
+): Promise<Quota> {
+  const org = checkOrgId(orgId);
+  return db.transaction(async (tx) => {
+    const known = await tx.query('SELECT 1 FROM idcs WHERE name = $1', [idc]);
+    if (known.length === 0) throw new ApiError('IDC_NOT_FOUND', `IDC ${idc} was not found`);
+    await tx.query(
+      `INSERT INTO quota_overrides (org_id, idc, max_eips, updated_by) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (org_id, idc) DO UPDATE
+         SET max_eips = EXCLUDED.max_eips, updated_by = EXCLUDED.updated_by,
+             updated_at = statement_timestamp()
+         WHERE quota_overrides.max_eips <> EXCLUDED.max_eips`,
+      [org, idc, limit, actor],
+    );
+    return quotaIn(tx, org, idc);
+  });
+}
+
+/** Back to the default. Idempotent. */
+export async function removeQuotaOverride(
+  db: Database,
+  orgId: string,
+  idc: string,
+): Promise<Quota> {
+  const org = checkOrgId(orgId);
+  return db.transaction(async (tx) => {
+    await tx.query('DELETE FROM quota_overrides WHERE org_id = $1 AND idc = $2', [org, idc]);
+    return quotaIn(tx, org, idc);
+  });
+}
