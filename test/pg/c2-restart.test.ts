@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { createPostgres, type TestDatabase } from '../support/databases.js';
-import { type Fleet, type FleetProcess, startFleet } from '../support/fleet.js';
+import type { TestDatabase } from '../support/databases.js';
+import type { FleetProcess } from '../support/fleet.js';
+import { assertNoUnexpectedErrors, nth, withFleet } from '../support/fleet-database.js';
 import {
   allocatedIds,
   assertNoFreeAddress,
@@ -44,33 +45,6 @@ pools:
 const SINGLE = { idc: 'c2-idc', product: 'eip.ipv4.single', name: 'only-one', count: 1 };
 const TEN_ADDRESSES = [18, 19, 20, 21, 23, 24, 25, 26, 28, 29].map((n) => `192.0.2.${n}`);
 
-/** A fresh database and a fleet on it, always torn down, whatever `body` does. */
-async function withFleet(
-  processes: number,
-  body: (fleet: Fleet, database: TestDatabase) => Promise<void>,
-): Promise<void> {
-  const database = await createPostgres();
-  let fleet: Fleet | undefined;
-  try {
-    const databaseUrl = database.url;
-    assert.ok(databaseUrl !== undefined);
-    fleet = await startFleet({ databaseUrl, catalogYaml: CATALOG, processes });
-    await body(fleet, database);
-  } finally {
-    try {
-      await fleet?.stop();
-    } finally {
-      await database.dispose();
-    }
-  }
-}
-
-function nth(fleet: Fleet, i: number): FleetProcess {
-  const p = fleet.processes[i];
-  assert.ok(p !== undefined, `no process #${i + 1}`);
-  return p;
-}
-
 const allocate = (p: FleetProcess, token: string, body: Record<string, unknown>) =>
   postJson(p.url, '/v1/elastic-ips', token, body);
 
@@ -82,16 +56,10 @@ async function liveCount(database: TestDatabase, pool: string): Promise<number> 
   return row?.n ?? -1;
 }
 
-function assertNoUnexpectedErrors(fleet: Fleet): void {
-  for (const p of fleet.processes) {
-    assert.doesNotMatch(p.output(), /"msg":"unexpected error"/, p.output());
-  }
-}
-
 test('C2: after a restart, the only address of a pool is still held by its owner', {
   timeout: 60_000,
 }, async () => {
-  await withFleet(1, async (fleet, database) => {
+  await withFleet({ processes: 1, catalogYaml: CATALOG }, async (fleet, database) => {
     const p1 = nth(fleet, 0);
     const tokenA = await fleet.token(randomUUID());
     const tokenB = await fleet.token(randomUUID());
@@ -121,7 +89,7 @@ test('C2: after a restart, the only address of a pool is still held by its owner
 test('C2: another replica on the same database sees the address as held', {
   timeout: 60_000,
 }, async () => {
-  await withFleet(2, async (fleet, database) => {
+  await withFleet({ processes: 2, catalogYaml: CATALOG }, async (fleet, database) => {
     const [p1, p2] = [nth(fleet, 0), nth(fleet, 1)];
     const tokenA = await fleet.token(randomUUID());
     const tokenB = await fleet.token(randomUUID());
@@ -146,7 +114,7 @@ test('C2: another replica on the same database sees the address as held', {
 test('C2: two replicas x 10 parallel allocations on a 10-address pool hand out each address once', {
   timeout: 60_000,
 }, async () => {
-  await withFleet(2, async (fleet, database) => {
+  await withFleet({ processes: 2, catalogYaml: CATALOG }, async (fleet, database) => {
     const orgs = [randomUUID(), randomUUID()];
     const tokens = await Promise.all(orgs.map((org) => fleet.token(org)));
 

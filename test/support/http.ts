@@ -17,8 +17,9 @@ async function send(
   path: string,
   token: string,
   body?: unknown,
+  extraHeaders: Record<string, string> = {},
 ): Promise<JsonResponse> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...extraHeaders };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(new URL(path, url), {
     method,
@@ -42,8 +43,9 @@ export function postJson(
   path: string,
   token: string,
   body: unknown,
+  extraHeaders: Record<string, string> = {},
 ): Promise<JsonResponse> {
-  return send('POST', url, path, token, body);
+  return send('POST', url, path, token, body, extraHeaders);
 }
 
 export function getJson(url: string, path: string, token: string): Promise<JsonResponse> {
