@@ -47,6 +47,10 @@ const schema = z.object({
   EIPD_DB_POOL_SIZE: integer(1, 1000).default(10),
   EIPD_DB_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(3000),
   EIPD_DB_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(4000),
+  EIPD_EVENT_RETENTION_DAYS: integer(1, 36_500).default(30),
+  // Never below 24: the contract replays an Idempotency-Key's answer for 24 hours.
+  EIPD_IDEMPOTENCY_RETENTION_HOURS: integer(24, 24 * 3650).default(24),
+  EIPD_PRUNE_INTERVAL_SECONDS: integer(0, 86_400).default(300),
   EIPD_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
@@ -79,6 +83,12 @@ export interface Config {
   /** How long SIGTERM waits for in-flight requests before closing their connections. */
   shutdownGraceMs: number;
   db: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
+  /** Events and idempotency keys older than these are pruned every intervalSeconds (0: never). */
+  retention: {
+    eventRetentionDays: number;
+    idempotencyRetentionHours: number;
+    intervalSeconds: number;
+  };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -139,6 +149,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       poolSize: e.EIPD_DB_POOL_SIZE,
       connectTimeoutMs: e.EIPD_DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: e.EIPD_DB_STATEMENT_TIMEOUT_MS,
+    },
+    retention: {
+      eventRetentionDays: e.EIPD_EVENT_RETENTION_DAYS,
+      idempotencyRetentionHours: e.EIPD_IDEMPOTENCY_RETENTION_HOURS,
+      intervalSeconds: e.EIPD_PRUNE_INTERVAL_SECONDS,
     },
     logLevel: e.EIPD_LOG_LEVEL,
   };

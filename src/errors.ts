@@ -37,6 +37,7 @@ export const ERRORS = {
   POOL_NOT_FOUND: { status: 404, code: 4047 },
   QUOTA_EXCEEDED: { status: 400, code: 4009 },
   IDEMPOTENCY_KEY_REUSED: { status: 400, code: 4010 },
+  EVENTS_PRUNED: { status: 400, code: 4011 },
 } as const;
 
 export type ErrorKind = keyof typeof ERRORS;

@@ -13,6 +13,7 @@ import { DataDirInUseError } from './db/data-dir-lock.js';
 import { DatabaseUnavailableError } from './db/errors.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/open.js';
+import { schedulePruning } from './maintenance/retention.js';
 
 export const DEMO_CATALOG = fileURLToPath(new URL('../config/demo-catalog.yaml', import.meta.url));
 const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     throw error;
   }
 
+  let pruning: { stop(): Promise<void> } | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
     }, config.shutdownGraceMs);
     let code = 0;
     try {
+      await pruning?.stop();
       await app.close();
     } catch (error) {
       app.log.error({ err: error }, 'error while closing the server');
@@ -95,6 +98,7 @@ async function main(): Promise<void> {
     await db.close();
     throw error;
   }
+  pruning = schedulePruning(db, config.retention, app.log);
   app.log.info(
     {
       address,

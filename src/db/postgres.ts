@@ -156,12 +156,14 @@ export function openPostgres(settings: PostgresSettings): Database {
       );
       throw new DatabaseUnavailableError(op.broken);
     }
+    // node-postgres honours a per-query query_timeout (lib/client.js); its types omit it.
+    const statement: pg.QueryConfig & { query_timeout: number } = {
+      text: sql,
+      values: params as unknown[] | undefined,
+      query_timeout: left,
+    };
     try {
-      const result = await op.client.query<R>({
-        text: sql,
-        values: params as unknown[] | undefined,
-        query_timeout: left,
-      });
+      const result = await op.client.query<R>(statement);
       return result.rows;
     } catch (error) {
       // "Query read timeout" included: the connection may still have the statement in flight.

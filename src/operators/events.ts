@@ -14,7 +14,9 @@
  * one it applied for that EIP.
  */
 import type { Database } from '../db/database.js';
+import { ApiError } from '../errors.js';
 import type { components } from '../generated/openapi.js';
+import { prunedThrough } from '../maintenance/retention.js';
 import { decodeOpaque, encodeOpaque, invalidCursor } from '../opaque-cursor.js';
 import {
   type EventRow,
@@ -74,12 +76,30 @@ export async function listEvents(
     query.cursor === undefined || query.cursor === ''
       ? BEGINNING
       : decodeStreamCursor(query.cursor);
+  await refuseIfPruned(db, after);
   const rows = await readEventsAfter(db, after, query.limit ?? DEFAULT_EVENT_LIMIT);
   const last = rows[rows.length - 1];
   // An empty page keeps the reader where it was, so that it can simply poll with the same cursor.
   const position =
     last === undefined ? after : { txId: BigInt(last.tx_text), seq: BigInt(last.seq) };
   return { events: rows.map(toEvent), cursor: encodeStreamCursor(position) };
+}
+
+/**
+ * A cursor behind the pruned prefix of the stream would silently skip the pruned events; the
+ * reader is told instead, and resynchronizes from the snapshot. Reading from the beginning (no
+ * cursor) starts at the oldest event kept.
+ */
+async function refuseIfPruned(db: Database, after: StreamPosition): Promise<void> {
+  if (after.txId === BEGINNING.txId && after.seq === BEGINNING.seq) return;
+  const pruned = await prunedThrough(db);
+  if (pruned === undefined) return;
+  if (after.txId < pruned.txId || (after.txId === pruned.txId && after.seq < pruned.seq)) {
+    throw new ApiError(
+      'EVENTS_PRUNED',
+      'events after this cursor were pruned (retention); resynchronize from GET /v1/admin/associations and follow its cursor',
+    );
+  }
 }
 
 /**

@@ -55,10 +55,18 @@ pools:
   });
 
   test('bad settings stop start-up listing every bad key', async () => {
-    const { code, stderr } = await run({ EIPD_PORT: 'abc', EIPD_MAX_ALLOCATE_COUNT: '0' });
+    const { code, stderr } = await run({
+      EIPD_PORT: 'abc',
+      EIPD_MAX_ALLOCATE_COUNT: '0',
+      // Below the 24 hours an Idempotency-Key's answer must be replayed for.
+      EIPD_IDEMPOTENCY_RETENTION_HOURS: '23',
+      EIPD_EVENT_RETENTION_DAYS: '0',
+    });
     assert.equal(code, 1, stderr);
     assert.match(stderr, /EIPD_PORT/);
     assert.match(stderr, /EIPD_MAX_ALLOCATE_COUNT/);
+    assert.match(stderr, /EIPD_IDEMPOTENCY_RETENTION_HOURS/);
+    assert.match(stderr, /EIPD_EVENT_RETENTION_DAYS/);
   });
 
   test('a short HS256 secret is refused without echoing it', async () => {

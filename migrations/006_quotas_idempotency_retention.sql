@@ -37,5 +37,12 @@ CREATE TABLE idempotency_keys (
 );
 CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
 
--- Retention pruning deletes the oldest events first.
-CREATE INDEX eip_events_by_time ON eip_events (occurred_at);
+-- Retention: events are pruned as a prefix of the stream, in (tx_id, seq) order, and the last
+-- pruned position is kept, so that a reader whose cursor is behind it is told it missed events
+-- (and resynchronizes from the association snapshot) instead of silently skipping them.
+CREATE TABLE event_prune_state (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  pruned_through_tx xid8 NOT NULL,
+  pruned_through_seq bigint NOT NULL,
+  pruned_at timestamptz NOT NULL DEFAULT statement_timestamp()
+);
