@@ -4,7 +4,7 @@
  * them, and each re-reads what the previous one wrote). Start-up never deletes: pools, products
  * and IDCs missing from the file are left alone, and so are products removed from a pool's list.
  */
-import type { Database, Queryable } from '../db/database.js';
+import { type Database, type Queryable, STARTUP_WORK_TIMEOUT_MS } from '../db/database.js';
 import {
   type Cidr,
   cidrSize,
@@ -38,59 +38,62 @@ export async function applyCatalog(
   doc: CatalogDocument,
   source: string,
 ): Promise<ApplySummary> {
-  return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [CATALOG_LOCK_KEY]);
-    const existing = await loadExistingPools(tx);
-    const catalog = checkCatalog(doc, source, existing);
-    const summary: ApplySummary = {
-      idcsAdded: 0,
-      productsAdded: 0,
-      productsUpdated: 0,
-      poolsAdded: [],
-      poolsUpdated: [],
-      quotasSet: 0,
-    };
+  return db.transaction(
+    async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [CATALOG_LOCK_KEY]);
+      const existing = await loadExistingPools(tx);
+      const catalog = checkCatalog(doc, source, existing);
+      const summary: ApplySummary = {
+        idcsAdded: 0,
+        productsAdded: 0,
+        productsUpdated: 0,
+        poolsAdded: [],
+        poolsUpdated: [],
+        quotasSet: 0,
+      };
 
-    for (const idc of catalog.idcs) {
-      const rows = await tx.query(
-        'INSERT INTO idcs (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING name',
-        [idc],
-      );
-      summary.idcsAdded += rows.length;
-    }
+      for (const idc of catalog.idcs) {
+        const rows = await tx.query(
+          'INSERT INTO idcs (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING name',
+          [idc],
+        );
+        summary.idcsAdded += rows.length;
+      }
 
-    for (const product of catalog.products) {
-      const [row] = await tx.query<{ inserted: boolean }>(
-        `INSERT INTO products (name, internet_connection_type, max_bandwidth) VALUES ($1, $2, $3)
+      for (const product of catalog.products) {
+        const [row] = await tx.query<{ inserted: boolean }>(
+          `INSERT INTO products (name, internet_connection_type, max_bandwidth) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE
            SET internet_connection_type = EXCLUDED.internet_connection_type,
                max_bandwidth = EXCLUDED.max_bandwidth, updated_at = now()
            WHERE products.internet_connection_type IS DISTINCT FROM EXCLUDED.internet_connection_type
               OR products.max_bandwidth IS DISTINCT FROM EXCLUDED.max_bandwidth
          RETURNING (xmax = 0) AS inserted`,
-        [product.name, product.internetConnectionType, product.maxBandwidth],
-      );
-      if (row?.inserted === true) summary.productsAdded++;
-      else if (row !== undefined) summary.productsUpdated++;
-    }
-
-    const known = new Set(existing.map((p) => p.name));
-    // Pools in name order and reserved addresses ascending: the order the allocator locks free
-    // ranges in, so carving never waits for a range that comes before one it holds.
-    const ordered = [...catalog.pools].sort((a, b) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-    );
-    for (const pool of ordered) {
-      if (known.has(pool.name)) {
-        if (await updatePool(tx, pool)) summary.poolsUpdated.push(pool.name);
-      } else {
-        await insertPool(tx, pool);
-        summary.poolsAdded.push(pool.name);
+          [product.name, product.internetConnectionType, product.maxBandwidth],
+        );
+        if (row?.inserted === true) summary.productsAdded++;
+        else if (row !== undefined) summary.productsUpdated++;
       }
-    }
-    summary.quotasSet = await applyQuotas(tx, catalog.quotas);
-    return summary;
-  });
+
+      const known = new Set(existing.map((p) => p.name));
+      // Pools in name order and reserved addresses ascending: the order the allocator locks free
+      // ranges in, so carving never waits for a range that comes before one it holds.
+      const ordered = [...catalog.pools].sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      );
+      for (const pool of ordered) {
+        if (known.has(pool.name)) {
+          if (await updatePool(tx, pool)) summary.poolsUpdated.push(pool.name);
+        } else {
+          await insertPool(tx, pool);
+          summary.poolsAdded.push(pool.name);
+        }
+      }
+      summary.quotasSet = await applyQuotas(tx, catalog.quotas);
+      return summary;
+    },
+    { timeoutMs: STARTUP_WORK_TIMEOUT_MS },
+  );
 }
 
 async function loadExistingPools(tx: Queryable): Promise<ExistingPool[]> {

@@ -20,9 +20,21 @@ export interface Database extends Queryable {
    * deadlocks (40001, 40P01) restart the whole callback a bounded number of times, so `work` must
    * be safe to run again: all its effects must go through `tx`.
    */
-  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
 }
+
+export interface TransactionOptions {
+  /**
+   * The attempt's time budget instead of the request budget (EIPD_DB_STATEMENT_TIMEOUT_MS), also
+   * applied as its server-side statement_timeout. For start-up work (migrations, the catalog),
+   * which may rightly take minutes and which no client is waiting on.
+   */
+  timeoutMs?: number;
+}
+
+/** The budget of start-up work: a migration building an index on a large table takes a while. */
+export const STARTUP_WORK_TIMEOUT_MS = 10 * 60_000;
 
 /** Bounded, because a transaction that keeps losing is a symptom to report, not to hide. */
 export const MAX_TRANSACTION_ATTEMPTS = 8;

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Database } from './database.js';
+import { type Database, STARTUP_WORK_TIMEOUT_MS } from './database.js';
 
 /** `migrations/` at the package root, from both src/db/ (tsx) and dist/db/ (built). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -45,25 +45,28 @@ export async function migrate(
   dir: string = MIGRATIONS_DIR,
 ): Promise<MigrationOutcome> {
   const files = await readMigrations(dir);
-  return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+  return db.transaction(
+    async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version text PRIMARY KEY,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
-    const rows = await tx.query<{ version: string }>('SELECT version FROM schema_migrations');
-    const applied = new Set(rows.map((r) => r.version));
-    const known = new Set(files.map((f) => f.version));
-    const newer = [...applied].filter((v) => !known.has(v));
-    const done: string[] = [];
-    for (const file of files) {
-      if (applied.has(file.version)) continue;
-      await tx.exec(file.sql);
-      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [file.version]);
-      done.push(file.version);
-    }
-    return { applied: done, newer };
-  });
+      const rows = await tx.query<{ version: string }>('SELECT version FROM schema_migrations');
+      const applied = new Set(rows.map((r) => r.version));
+      const known = new Set(files.map((f) => f.version));
+      const newer = [...applied].filter((v) => !known.has(v));
+      const done: string[] = [];
+      for (const file of files) {
+        if (applied.has(file.version)) continue;
+        await tx.exec(file.sql);
+        await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [file.version]);
+        done.push(file.version);
+      }
+      return { applied: done, newer };
+    },
+    { timeoutMs: STARTUP_WORK_TIMEOUT_MS },
+  );
 }
 
 /** True when every migration this code knows is applied (readiness). */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, Queryable, Row } from './database.js';
+import type { Database, Queryable, Row, TransactionOptions } from './database.js';
 import { DatabaseUnavailableError, isUnavailable } from './errors.js';
 import { withConflictRetry } from './retry.js';
 
@@ -118,8 +118,8 @@ export function openPostgres(settings: PostgresSettings): Database {
     }
   };
 
-  const open = async (): Promise<Operation> => {
-    const deadline = performance.now() + settings.statementTimeoutMs;
+  const open = async (budgetMs = settings.statementTimeoutMs): Promise<Operation> => {
+    const deadline = performance.now() + budgetMs;
     const client = await checkout(deadline);
     const op: Operation = {
       client,
@@ -151,9 +151,7 @@ export function openPostgres(settings: PostgresSettings): Database {
     if (op.broken !== undefined) throw new DatabaseUnavailableError(op.broken);
     const left = Math.floor(op.deadline - performance.now());
     if (left < 1) {
-      op.broken = new Error(
-        `database operation deadline of ${settings.statementTimeoutMs} ms passed`,
-      );
+      op.broken = new Error(`database operation deadline passed`);
       throw new DatabaseUnavailableError(op.broken);
     }
     // node-postgres honours a per-query query_timeout (lib/client.js); its types omit it.
@@ -189,13 +187,19 @@ export function openPostgres(settings: PostgresSettings): Database {
     async exec(sql) {
       await query(sql);
     },
-    transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    transaction<T>(
+      work: (tx: Queryable) => Promise<T>,
+      options: TransactionOptions = {},
+    ): Promise<T> {
       return withConflictRetry(async () => {
-        const op = await open();
+        const op = await open(options.timeoutMs);
         try {
           // Explicit, because the allocator's and the migrations' reasoning assumes READ
           // COMMITTED whatever default_transaction_isolation the server has.
           await run(op, 'BEGIN ISOLATION LEVEL READ COMMITTED');
+          if (options.timeoutMs !== undefined) {
+            await run(op, `SET LOCAL statement_timeout = ${Math.floor(options.timeoutMs)}`);
+          }
           const tx: Queryable = {
             query: <R extends Row>(sql: string, params?: readonly unknown[]) =>
               run<R>(op, sql, params),

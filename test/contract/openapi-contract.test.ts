@@ -1,9 +1,9 @@
 /**
  * Contract test: every status and body that eipd's operations (the elastic IP lifecycle,
- * association, and the operator surface under /v1/admin/) send, success and error, is checked
- * against openapi/eipd.yaml by Stoplight Prism, an OpenAPI validator that shares
- * nothing with eipd's own Ajv setup (its own document parser, $ref resolution and schema
- * translation).
+ * association, the operator surface under /v1/admin/ with quotas, and the anonymous health
+ * probes) send, success and error, is checked against openapi/eipd.yaml by Stoplight Prism, an
+ * OpenAPI validator that shares nothing with eipd's own Ajv setup (its own document parser, $ref
+ * resolution and schema translation).
  *
  * Prism runs as the stock CLI validating proxy (`prism proxy <doc> <upstream> --errors false`) in
  * front of real, listening eipd servers: it forwards every request unchanged, and lists what does
@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
 import { createLogger } from '@stoplight/prism-core';
 import {
   createInstance,
@@ -45,6 +46,8 @@ import { createTokenVerifier, mintToken, type TokenVerifier } from '../../src/au
 import { applyCatalog } from '../../src/catalog/apply.js';
 import { parseCatalog } from '../../src/catalog/catalog-file.js';
 import type { Database } from '../../src/db/database.js';
+import { readMigrations } from '../../src/db/migrate.js';
+import { wrapPglite } from '../../src/db/pglite.js';
 import { openPostgres } from '../../src/db/postgres.js';
 import {
   allocateBody,
@@ -97,7 +100,12 @@ type OperationId =
   | 'listAssociations'
   | 'getAddressHistory'
   | 'listPools'
-  | 'updatePool';
+  | 'updatePool'
+  | 'listQuotas'
+  | 'setQuota'
+  | 'removeQuotaOverride'
+  | 'getHealth'
+  | 'getReadiness';
 
 interface Violation {
   location: string[];
@@ -344,6 +352,11 @@ const seenStatuses = new Map<OperationId, Set<string>>([
   ['getAddressHistory', new Set()],
   ['listPools', new Set()],
   ['updatePool', new Set()],
+  ['listQuotas', new Set()],
+  ['setQuota', new Set()],
+  ['removeQuotaOverride', new Set()],
+  ['getHealth', new Set()],
+  ['getReadiness', new Set()],
 ]);
 
 /** Status as expected, no response violation, and an X-Request-Id on every response. */
@@ -372,6 +385,9 @@ let cli: PrismProcess;
 let inProcess: Transport;
 let dbDown: PrismProcess;
 let broken: PrismProcess;
+/** In front of an eipd on a database nobody has migrated, which can be told it is draining. */
+let notReady: PrismProcess;
+let draining = false;
 let wrongCli: PrismProcess;
 let wrongInProcess: Transport;
 const cleanups: (() => Promise<void>)[] = [];
@@ -393,12 +409,13 @@ function verifier(): Promise<TokenVerifier> {
 }
 
 /** An eipd in front of a Database of the test's choosing. */
-async function startApp(db: Database): Promise<string> {
+async function startApp(db: Database, isDraining?: () => boolean): Promise<string> {
   const { app } = buildApp({
     db,
     verifier: await verifier(),
     maxAllocateCount: 100,
     bodyLimitBytes: 1024 * 1024,
+    ...(isDraining === undefined ? {} : { isDraining }),
     logger: false,
   });
   cleanups.push(async () => {
@@ -448,6 +465,14 @@ function wrongDocument(): object {
   // The operator surface: a pool count.
   assert.ok(schemas.poolUtilization);
   schemas.poolUtilization.properties.size = { type: 'integer' };
+  // Quotas and the probes: a quota count and the health status; allocate's replay header.
+  assert.ok(schemas.quota && schemas.healthStatus);
+  schemas.quota.properties.used = { type: 'string' };
+  schemas.healthStatus.properties.status = { type: 'string', enum: ['fine'] };
+  const allocated = post.responses['200'] as { headers: Record<string, { schema: unknown }> };
+  const replayed = allocated.headers['Idempotent-Replayed'];
+  assert.ok(replayed);
+  replayed.schema = { type: 'string', enum: ['yes'] };
   const list = doc.paths['/v1/elastic-ips']?.get;
   assert.ok(list);
   list.responses['400'] = {
@@ -472,6 +497,8 @@ before(async () => {
     }),
   );
   const brokenUrl = await startApp(brokenDatabase());
+  // A fresh PGlite: no schema_migrations table at all, as before the first start's migration.
+  const notReadyUrl = await startApp(wrapPglite(await PGlite.create()), () => draining);
 
   const temp = await mkdtemp(join(tmpdir(), 'eipd-contract-'));
   cleanups.push(() => rm(temp, { recursive: true, force: true }));
@@ -484,15 +511,16 @@ before(async () => {
     startPrismCli(OPENAPI_FILE, mainUrl),
     startPrismCli(OPENAPI_FILE, dbDownUrl),
     startPrismCli(OPENAPI_FILE, brokenUrl),
+    startPrismCli(OPENAPI_FILE, notReadyUrl),
     startPrismCli(wrongFile, mainUrl),
   ]);
   for (const s of started) if (s.status === 'fulfilled') cleanups.push(() => s.value.stop());
-  const [a, b, c, d] = started.map((s) => {
+  const [a, b, c, d, e] = started.map((s) => {
     if (s.status === 'rejected') throw s.reason;
     return s.value;
   });
-  assert.ok(a && b && c && d);
-  [cli, dbDown, broken, wrongCli] = [a, b, c, d];
+  assert.ok(a && b && c && d && e);
+  [cli, dbDown, broken, notReady, wrongCli] = [a, b, c, d, e];
   inProcess = await prismInProcess(OPENAPI_FILE, mainUrl);
   wrongInProcess = await prismInProcess(wrong, mainUrl);
 });
@@ -667,6 +695,48 @@ function updatePool(
   return call(via, token, 'PATCH', `/v1/admin/pools/${encodeURIComponent(pool)}`, body);
 }
 
+function listQuotas(
+  via: Transport,
+  token: string | undefined,
+  orgId: string,
+  query = '',
+): Promise<Exchange> {
+  const path = `/v1/admin/organizations/${encodeURIComponent(orgId)}/quotas`;
+  return call(via, token, 'GET', withQuery(path, query));
+}
+
+const quotaPath = (orgId: string, idc: string) =>
+  `/v1/admin/organizations/${encodeURIComponent(orgId)}/quotas/${encodeURIComponent(idc)}`;
+
+function setQuota(
+  via: Transport,
+  token: string | undefined,
+  orgId: string,
+  idc: string,
+  body: string | undefined,
+): Promise<Exchange> {
+  return call(via, token, 'PUT', quotaPath(orgId, idc), body);
+}
+
+function removeQuotaOverride(
+  via: Transport,
+  token: string | undefined,
+  orgId: string,
+  idc: string,
+  body?: string,
+): Promise<Exchange> {
+  return call(via, token, 'DELETE', quotaPath(orgId, idc), body);
+}
+
+/** The probes are anonymous: a token is sent only when given (and then not looked at). */
+function health(via: Transport, token?: string): Promise<Exchange> {
+  return call(via, token, 'GET', '/healthz');
+}
+
+function readiness(via: Transport, token?: string): Promise<Exchange> {
+  return call(via, token, 'GET', '/readyz');
+}
+
 /** Registers an instance of `orgId` through the proxy, asserting a 200. */
 async function registeredInstance(
   orgId: string,
@@ -778,6 +848,34 @@ describe('Prism reports response violations (against a deliberately wrong docume
     const forbidden = await listPools(wrongCli, await main.token());
     assert.equal(forbidden.status, 403);
     assert.ok(locations(forbidden).includes('response.body'), JSON.stringify(forbidden.violations));
+  });
+
+  it('CLI proxy: wrong quota and health bodies, wrong Idempotent-Replayed header', async () => {
+    const locations = (exchange: Exchange) =>
+      responseViolations(exchange).map((v) => v.location.join('.'));
+    const quotas = await listQuotas(wrongCli, await main.operatorToken(), randomUUID());
+    assert.equal(quotas.status, 200);
+    assert.ok(
+      locations(quotas).includes('response.body.0.used'),
+      JSON.stringify(quotas.violations),
+    );
+    for (const probe of [await health(wrongCli), await readiness(wrongCli)]) {
+      assert.equal(probe.status, 200);
+      assert.ok(
+        locations(probe).includes('response.body.status'),
+        JSON.stringify(probe.violations),
+      );
+    }
+    const token = await main.token();
+    const headers = { ...JSON_TYPE, 'idempotency-key': randomUUID() };
+    assert.equal((await allocate(wrongCli, token, json(allocateBody()), headers)).status, 200);
+    const replay = await allocate(wrongCli, token, json(allocateBody()), headers);
+    assert.equal(replay.status, 200);
+    assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+    assert.ok(
+      locations(replay).includes('response.header.idempotent-replayed'),
+      JSON.stringify(replay.violations),
+    );
   });
 
   it('in-process engine: wrong 400 body for invalid JSON', async () => {
@@ -1287,6 +1385,9 @@ const ADMIN_OPERATIONS = [
   'getAddressHistory',
   'listPools',
   'updatePool',
+  'listQuotas',
+  'setQuota',
+  'removeQuotaOverride',
 ] as const;
 
 /** One call of each operator operation that would succeed with an operator token. */
@@ -1303,6 +1404,9 @@ async function eachAdminOperation(
     ['getAddressHistory', await addressHistory(via, token, 'ipAddress=192.0.2.9')],
     ['listPools', await listPools(via, token)],
     ['updatePool', await updatePool(via, token, 'tiny-v4', json({ enabled: true }))],
+    ['listQuotas', await listQuotas(via, token, randomUUID())],
+    ['setQuota', await setQuota(via, token, randomUUID(), 'test-east1', json({ limit: 5 }))],
+    ['removeQuotaOverride', await removeQuotaOverride(via, token, randomUUID(), 'test-east1')],
   ];
 }
 
@@ -1570,7 +1674,7 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
     }
   });
 
-  it('401: each of the nine operations without a token and with an expired one', async () => {
+  it('401: each of the twelve operations without a token and with an expired one', async () => {
     const id = randomUUID();
     for (const token of [undefined, await expiredToken()]) {
       const exchanges: [OperationId, Exchange][] = [
@@ -1581,7 +1685,7 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
         ['disassociateElasticIP', await disassociateEip(cli, token, id)],
         ...(await eachAdminOperation(cli, token)),
       ];
-      assert.equal(exchanges.length, 9);
+      assert.equal(exchanges.length, 12);
       for (const [operation, exchange] of exchanges) {
         conforms(operation, exchange, 401);
         assert.equal(asRecord(exchange.body).group, 'auth_verify', operation);
@@ -1681,6 +1785,8 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
       ['registerInstance', await registerInstance(cli, ops, id, TOO_LARGE)],
       ['removeInstance', await removeInstance(cli, ops, id, TOO_LARGE)],
       ['updatePool', await updatePool(cli, ops, 'tiny-v4', TOO_LARGE)],
+      ['setQuota', await setQuota(cli, ops, id, 'test-east1', TOO_LARGE)],
+      ['removeQuotaOverride', await removeQuotaOverride(cli, ops, id, 'test-east1', TOO_LARGE)],
     ];
     for (const [operation, exchange] of exchanges) {
       conforms(operation, exchange, 413);
@@ -1688,7 +1794,7 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
     }
   });
 
-  it('503 database unavailable and 500 internal error, for each of the nine operations', async () => {
+  it('503 database unavailable and 500 internal error, for each of the twelve operations', async () => {
     const token = await main.token();
     const ops = await main.operatorToken();
     for (const [via, status] of [
@@ -1709,7 +1815,7 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
         ['disassociateElasticIP', await disassociateEip(via, token, id)],
         ...(await eachAdminOperation(via, ops)),
       ];
-      assert.equal(exchanges.length, 9);
+      assert.equal(exchanges.length, 12);
       for (const [operation, exchange] of exchanges) {
         conforms(operation, exchange, status);
         if (status === 503) {
@@ -1724,8 +1830,316 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
 });
 
 // ---------------------------------------------------------------------------------------------
-// What the operator GETs do with input they do not read: listAssociations takes no parameter and
-// ignores unknown ones, and no GET reads a body (Fastify does not parse GET bodies), so neither
+// The probes (anonymous): liveness and readiness
+
+describe('getHealth and getReadiness conform', () => {
+  it('200 getHealth: without a token, with one it does not look at, and whatever the database', async () => {
+    for (const [via, token] of [
+      [cli, undefined],
+      [cli, 'garbage'],
+      [dbDown, undefined],
+      [broken, undefined],
+      [notReady, undefined],
+    ] as const) {
+      const exchange = await health(via, token);
+      conforms('getHealth', exchange, 200);
+      assert.deepEqual(exchange.body, { status: 'ok' });
+    }
+  });
+
+  it('200 getReadiness: a migrated database that answers, without a token and with one', async () => {
+    for (const token of [undefined, 'garbage']) {
+      const exchange = await readiness(cli, token);
+      conforms('getReadiness', exchange, 200);
+      assert.deepEqual(exchange.body, { status: 'ok' });
+    }
+  });
+
+  it('503 getReadiness: database unavailable, migrations pending, draining', async () => {
+    const down = await readiness(dbDown);
+    conforms('getReadiness', down, 503);
+    assert.deepEqual(down.body, { reason: 'database is unavailable' });
+
+    const versions = (await readMigrations()).map((m) => m.version);
+    assert.ok(versions.length > 0);
+    const unmigrated = await readiness(notReady);
+    conforms('getReadiness', unmigrated, 503);
+    assert.deepEqual(unmigrated.body, { reason: `migrations pending: ${versions.join(', ')}` });
+
+    draining = true;
+    try {
+      const shuttingDown = await readiness(notReady);
+      conforms('getReadiness', shuttingDown, 503);
+      assert.deepEqual(shuttingDown.body, { reason: 'shutting down' });
+    } finally {
+      draining = false;
+    }
+  });
+
+  it('getReadiness on a database that fails every statement (a bug, not an outage)', async () => {
+    // Not an outage: the generic 500 with the request id, never the SQL or its error.
+    const exchange = await readiness(broken);
+    assert.deepEqual(responseViolations(exchange), [], `${exchange.status}: ${exchange.text}`);
+    conforms('getReadiness', exchange, 500);
+    assert.ok(!exchange.text.includes('elastic_ips'), exchange.text);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Quotas: listQuotas, setQuota, removeQuotaOverride, and allocate over quota
+
+/** The IDCs of the main server (BASIC_CATALOG and TINY_CATALOG), in listQuotas' order. */
+const MAIN_IDCS = ['test-east1', 'test-tiny1', 'test-west1'];
+
+describe('listQuotas, setQuota, removeQuotaOverride conform; allocate over quota', () => {
+  it('200: the defaults, an override set (twice, and to 0), listed, then removed (twice)', async () => {
+    const ops = await main.operatorToken();
+    const orgId = randomUUID();
+    const token = await main.token(orgId);
+    const fresh = await listQuotas(cli, ops, orgId);
+    conforms('listQuotas', fresh, 200);
+    assert.deepEqual(
+      fresh.body,
+      MAIN_IDCS.map((idc) => ({ idc, limit: null, source: 'default', used: 0 })),
+    );
+
+    conforms(
+      'allocateElasticIP',
+      await allocate(cli, token, json(allocateBody({ count: 2 }))),
+      200,
+    );
+    const override = { idc: 'test-east1', limit: 5, source: 'override', used: 2 };
+    for (const id of [orgId, orgId.toUpperCase()]) {
+      const set = await setQuota(cli, ops, id, 'test-east1', json({ limit: 5 }));
+      conforms('setQuota', set, 200);
+      assert.deepEqual(set.body, override);
+    }
+    const listed = await listQuotas(cli, ops, orgId.toUpperCase());
+    conforms('listQuotas', listed, 200);
+    assert.deepEqual(listed.body, [
+      override,
+      { idc: 'test-tiny1', limit: null, source: 'default', used: 0 },
+      { idc: 'test-west1', limit: null, source: 'default', used: 0 },
+    ]);
+    // Below what the organization holds: its elastic IPs stay.
+    const zero = await setQuota(cli, ops, orgId, 'test-east1', json({ limit: 0 }));
+    conforms('setQuota', zero, 200);
+    assert.deepEqual(zero.body, { ...override, limit: 0 });
+
+    for (const id of [orgId, orgId.toUpperCase()]) {
+      const removed = await removeQuotaOverride(cli, ops, id, 'test-east1');
+      conforms('removeQuotaOverride', removed, 200);
+      assert.deepEqual(removed.body, {
+        idc: 'test-east1',
+        limit: null,
+        source: 'default',
+        used: 2,
+      });
+    }
+    // The largest limit there is.
+    const most = await setQuota(cli, ops, orgId, 'test-west1', json({ limit: 1_000_000_000 }));
+    conforms('setQuota', most, 200);
+    assert.equal(asRecord(most.body).limit, 1_000_000_000);
+  });
+
+  it("200 listQuotas and 400 allocate (4009): an override from the catalog's quotas section", async () => {
+    const orgId = randomUUID();
+    const catalog = `
+idcs:
+  - name: test-west1
+quotas:
+  organizations:
+    - orgId: ${orgId}
+      idc: test-west1
+      limit: 1
+`;
+    await applyCatalog(main.db, parseCatalog(catalog, 'quota catalog'), 'quota catalog');
+    const listed = await listQuotas(cli, await main.operatorToken(), orgId);
+    conforms('listQuotas', listed, 200);
+    assert.deepEqual((listed.body as unknown[])[2], {
+      idc: 'test-west1',
+      limit: 1,
+      source: 'override',
+      used: 0,
+    });
+    const token = await main.token(orgId);
+    await allocateOne(token, { idc: 'test-west1' });
+    const over = await allocate(cli, token, json(allocateBody({ idc: 'test-west1' })));
+    conforms('allocateElasticIP', over, 400);
+    assert.deepEqual(over.body, {
+      code: 4009,
+      reason:
+        'quota exceeded: the organization may hold 1 elastic IPs in IDC test-west1; it holds 1 and requested 1',
+    });
+  });
+
+  it('400 allocate over a quota set by setQuota (4009), and 200 once it is raised', async () => {
+    const ops = await main.operatorToken();
+    const orgId = randomUUID();
+    const token = await main.token(orgId);
+    conforms('setQuota', await setQuota(cli, ops, orgId, 'test-east1', json({ limit: 1 })), 200);
+    const headers = { ...JSON_TYPE, 'idempotency-key': `quota-${randomUUID()}` };
+    const two = await allocate(cli, token, json(allocateBody({ count: 2 })), headers);
+    conforms('allocateElasticIP', two, 400);
+    assert.deepEqual(two.body, {
+      code: 4009,
+      reason:
+        'quota exceeded: the organization may hold 1 elastic IPs in IDC test-east1; it holds 0 and requested 2',
+    });
+    // Another IDC has its own (default) quota.
+    await allocateOne(token, { idc: 'test-west1' });
+    await allocateOne(token);
+    const over = await allocate(cli, token, json(allocateBody()));
+    conforms('allocateElasticIP', over, 400);
+    assert.equal(asRecord(over.body).code, 4009);
+
+    // Only successful answers are kept: the refused request's key allocates once allowed.
+    conforms('setQuota', await setQuota(cli, ops, orgId, 'test-east1', json({ limit: 3 })), 200);
+    const allowed = await allocate(cli, token, json(allocateBody({ count: 2 })), headers);
+    conforms('allocateElasticIP', allowed, 200);
+    assert.equal(allowed.headers.get('idempotent-replayed'), null);
+    assert.ok(Array.isArray(allowed.body) && allowed.body.length === 2, allowed.text);
+  });
+
+  it('400: a non-uuid orgId (path), bad bodies, invalid JSON, a body on remove', async () => {
+    const ops = await main.operatorToken();
+    const nonUuid: [OperationId, Exchange][] = [
+      ['listQuotas', await listQuotas(cli, ops, 'not-a-uuid')],
+      ['setQuota', await setQuota(cli, ops, 'not-a-uuid', 'test-east1', json({ limit: 1 }))],
+      ['removeQuotaOverride', await removeQuotaOverride(cli, ops, 'not-a-uuid', 'test-east1')],
+    ];
+    for (const [operation, exchange] of nonUuid) {
+      conforms(operation, exchange, 400);
+      const body = asRecord(exchange.body);
+      assert.equal(body.group, 'request', operation);
+      assert.equal(body.code, 0, operation);
+      assert.equal(body.message, 'The path parameters are invalid; see validationDetail.');
+      const details = body.validationDetail as { field: string; originalValue: string }[];
+      assert.deepEqual(
+        details.map((d) => [d.field, d.originalValue]),
+        [['orgId', json('not-a-uuid')]],
+        operation,
+      );
+    }
+
+    const orgId = randomUUID();
+    for (const body of [
+      { limit: -1 },
+      { limit: 1_000_000_001 },
+      { limit: 1.5 },
+      { limit: '3' },
+      { limit: null },
+      { limit: 1, colour: 'red' },
+      {},
+    ]) {
+      const exchange = await setQuota(cli, ops, orgId, 'test-east1', json(body));
+      conforms('setQuota', exchange, 400);
+      assert.equal(asRecord(exchange.body).group, 'request', json(body));
+      assert.equal(asRecord(exchange.body).code, 0, json(body));
+    }
+    for (const [name, exchange] of [
+      ['invalid JSON', await setQuota(inProcess, ops, orgId, 'test-east1', '{"limit":')],
+      ['no body', await setQuota(cli, ops, orgId, 'test-east1', undefined)],
+      ['JSON array', await setQuota(cli, ops, orgId, 'test-east1', json([{ limit: 1 }]))],
+    ] as const) {
+      conforms('setQuota', exchange, 400);
+      assert.equal(asRecord(exchange.body).code, 1, name);
+    }
+
+    const withBody = await removeQuotaOverride(cli, ops, orgId, 'test-east1', json({}));
+    conforms('removeQuotaOverride', withBody, 400);
+    assert.equal(asRecord(withBody.body).code, 1);
+  });
+
+  it('404: setQuota and removeQuotaOverride in an unknown IDC (4041)', async () => {
+    const ops = await main.operatorToken();
+    const orgId = randomUUID();
+    const exchanges: [OperationId, Exchange][] = [
+      ['setQuota', await setQuota(cli, ops, orgId, 'nowhere-1', json({ limit: 1 }))],
+      ['removeQuotaOverride', await removeQuotaOverride(cli, ops, orgId, 'nowhere-1')],
+    ];
+    for (const [operation, exchange] of exchanges) {
+      conforms(operation, exchange, 404);
+      assert.deepEqual(
+        exchange.body,
+        { code: 4041, reason: 'IDC nowhere-1 was not found' },
+        operation,
+      );
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// allocateElasticIP's Idempotency-Key
+
+describe('allocateElasticIP with an Idempotency-Key conforms', () => {
+  it('200: the first answer, then its replay with Idempotent-Replayed: true', async () => {
+    const orgId = randomUUID();
+    const token = await main.token(orgId);
+    // The longest key, of every visible ASCII character.
+    const visible = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) =>
+      String.fromCharCode(0x21 + i),
+    );
+    const longest = visible.join('').repeat(3).slice(0, 255);
+    for (const key of [`contract-${randomUUID()}`, longest]) {
+      const headers = { ...JSON_TYPE, 'idempotency-key': key };
+      const body = allocateBody({ count: 2, name: 'replayed' });
+      const first = await allocate(cli, token, json(body), headers);
+      conforms('allocateElasticIP', first, 200);
+      assert.equal(first.headers.get('idempotent-replayed'), null);
+
+      // The same body, also with its fields in another order.
+      const reordered = Object.fromEntries(Object.entries(body).reverse());
+      for (const again of [body, reordered]) {
+        const replay = await allocate(cli, token, json(again), headers);
+        conforms('allocateElasticIP', replay, 200);
+        assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+        assert.deepEqual(replay.body, first.body);
+      }
+
+      // Keys are per organization: another one's same key and body allocates.
+      const other = await allocate(cli, await main.token(), json(body), headers);
+      conforms('allocateElasticIP', other, 200);
+      assert.equal(other.headers.get('idempotent-replayed'), null);
+      assert.notDeepEqual(other.body, first.body);
+    }
+    const listed = await listEips(cli, token);
+    conforms('listElasticIPs', listed, 200);
+    assert.equal((listed.body as unknown[]).length, 4, listed.text);
+  });
+
+  it('400: an invalid Idempotency-Key (validationDetail), the same key with another body (4010)', async () => {
+    const token = await main.token();
+    for (const key of ['', 'two words', 'x'.repeat(256), 'na\u00efve']) {
+      const exchange = await allocate(cli, token, json(allocateBody()), {
+        ...JSON_TYPE,
+        'idempotency-key': key,
+      });
+      conforms('allocateElasticIP', exchange, 400);
+      const body = asRecord(exchange.body);
+      assert.equal(body.group, 'request', key);
+      assert.equal(body.code, 0, key);
+      assert.equal(body.message, 'The request headers are invalid; see validationDetail.', key);
+      // An empty key breaks two rules (minLength and pattern): one entry each.
+      const fields = (body.validationDetail as { field: string }[]).map((d) => d.field);
+      assert.deepEqual([...new Set(fields)], ['Idempotency-Key'], key);
+    }
+
+    const key = `contract-${randomUUID()}`;
+    const headers = { ...JSON_TYPE, 'idempotency-key': key };
+    conforms('allocateElasticIP', await allocate(cli, token, json(allocateBody()), headers), 200);
+    const reused = await allocate(cli, token, json(allocateBody({ name: 'other' })), headers);
+    conforms('allocateElasticIP', reused, 400);
+    assert.deepEqual(reused.body, {
+      code: 4010,
+      reason: `Idempotency-Key "${key}" was already used with a different request body in the last 24 hours; use a new key for a new request`,
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// What the operator GETs do with input they do not read: listAssociations and listQuotas take no
+// query parameter and ignore unknown ones, and no GET reads a body (Fastify does not parse GET bodies), so neither
 // is refused; the document declares no status for either.
 
 /** A GET with a body, straight to eipd (fetch refuses to send one). */
@@ -1745,9 +2159,10 @@ function getWithBody(path: string, token: string, body: string): Promise<number>
 }
 
 describe('operator GETs ignore input they do not read', () => {
-  it('listAssociations ignores query parameters: an unknown one is answered 200', async () => {
-    const exchange = await listAssociations(cli, await main.operatorToken(), 'colour=red');
-    conforms('listAssociations', exchange, 200);
+  it('listAssociations and listQuotas ignore query parameters: an unknown one is answered 200', async () => {
+    const ops = await main.operatorToken();
+    conforms('listAssociations', await listAssociations(cli, ops, 'colour=red'), 200);
+    conforms('listQuotas', await listQuotas(cli, ops, randomUUID(), 'colour=red'), 200);
   });
 
   it('the operator GETs ignore a body over the limit (straight to eipd): 200, not 413', async () => {
@@ -1757,6 +2172,7 @@ describe('operator GETs ignore input they do not read', () => {
       '/v1/admin/associations',
       '/v1/admin/address-history?ipAddress=192.0.2.9',
       '/v1/admin/pools',
+      `/v1/admin/organizations/${randomUUID()}/quotas`,
     ]) {
       assert.equal(await getWithBody(path, ops, TOO_LARGE), 200, path);
     }
