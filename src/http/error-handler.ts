@@ -108,7 +108,10 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (error instanceof UnreadableBodyError) return reply.code(400).send(error.body());
   if (error instanceof NotReadyError) return reply.code(503).send({ reason: error.reason });
   if (error instanceof DatabaseUnavailableError || error instanceof TransactionContentionError) {
-    request.log.warn({ err: error }, 'database unavailable');
+    // One short line per request: during an outage every request lands here, and a stack trace
+    // each would bury the logs without saying more than the cause's message.
+    const cause = error.cause instanceof Error ? error.cause.message : String(error.cause ?? '');
+    request.log.warn({ cause: cause || error.message }, 'database unavailable');
     return reply.code(503).send(DATABASE_UNAVAILABLE_BODY);
   }
   const bodyMessage = BODY_ERRORS[error.code];
