@@ -1,8 +1,9 @@
 -- Quotas (contract rule 3) and idempotency keys (rule 9).
 
--- The limit on non-released EIPs an organization may hold in one IDC: its override for that IDC if
--- there is one, else the default. A null default means no limit. Both come from the catalog file
--- and from the operator endpoints; see src/quotas/.
+-- The limit on non-released EIPs an organization may hold in one IDC: the operator's override
+-- (setQuota) if there is one, else the catalog file's entry for it, else the default. A null
+-- default means no limit. The file's values and the operators' are kept apart so that applying
+-- the file at a restart never undoes what an operator set through the API; see src/quotas/.
 CREATE TABLE quota_default (
   singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
   max_eips integer CHECK (max_eips >= 0),
@@ -13,10 +14,13 @@ INSERT INTO quota_default (max_eips) VALUES (NULL);
 CREATE TABLE quota_overrides (
   org_id uuid NOT NULL,
   idc text NOT NULL REFERENCES idcs (name),
-  max_eips integer NOT NULL CHECK (max_eips >= 0),
+  operator_max_eips integer CHECK (operator_max_eips >= 0),
+  catalog_max_eips integer CHECK (catalog_max_eips >= 0),
   updated_at timestamptz NOT NULL DEFAULT statement_timestamp(),
+  -- The operator (token subject) who last set operator_max_eips.
   updated_by text,
-  PRIMARY KEY (org_id, idc)
+  PRIMARY KEY (org_id, idc),
+  CHECK (operator_max_eips IS NOT NULL OR catalog_max_eips IS NOT NULL)
 );
 
 -- Counting an organization's live EIPs in one IDC is the quota check: this index keeps it to the

@@ -78,6 +78,7 @@ export function buildApp(deps: AppDependencies): {
         request as FastifyRequest,
         reply as unknown as FastifyReply,
         authenticate,
+        authenticateOperator,
       ),
   });
 
@@ -129,8 +130,9 @@ export function buildApp(deps: AppDependencies): {
       url: operation.routePath,
       schema: {
         ...(bodySchema === undefined ? {} : { body: bodySchema }),
-        ...(operation.querySchema === undefined ? {} : { querystring: operation.querySchema }),
+        querystring: operation.querySchema,
         ...(operation.headerSchema === undefined ? {} : { headers: operation.headerSchema }),
+        ...(operation.paramsSchema === undefined ? {} : { params: operation.paramsSchema }),
         ...(operation.successSchema === undefined
           ? {}
           : { response: { 200: operation.successSchema } }),

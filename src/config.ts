@@ -44,6 +44,7 @@ const schema = z.object({
   EIPD_BODY_LIMIT_BYTES: integer(1024, 16 * 1024 * 1024).default(1024 * 1024),
   EIPD_REQUEST_TIMEOUT_MS: integer(1000, 600_000).default(30_000),
   EIPD_SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
+  EIPD_DRAIN_DELAY_MS: integer(0, 600_000).default(0),
   EIPD_DB_POOL_SIZE: integer(1, 1000).default(10),
   EIPD_DB_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(3000),
   EIPD_DB_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(4000),
@@ -82,6 +83,11 @@ export interface Config {
   requestTimeoutMs: number;
   /** How long SIGTERM waits for in-flight requests before closing their connections. */
   shutdownGraceMs: number;
+  /**
+   * After SIGTERM, how long to keep serving (with /readyz answering 503) before the listener
+   * closes, so that a load balancer notices and stops routing here first.
+   */
+  drainDelayMs: number;
   db: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
   /** Events and idempotency keys older than these are pruned every intervalSeconds (0: never). */
   retention: {
@@ -145,6 +151,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     bodyLimitBytes: e.EIPD_BODY_LIMIT_BYTES,
     requestTimeoutMs: e.EIPD_REQUEST_TIMEOUT_MS,
     shutdownGraceMs: e.EIPD_SHUTDOWN_GRACE_MS,
+    drainDelayMs: e.EIPD_DRAIN_DELAY_MS,
     db: {
       poolSize: e.EIPD_DB_POOL_SIZE,
       connectTimeoutMs: e.EIPD_DB_CONNECT_TIMEOUT_MS,

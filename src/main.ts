@@ -64,6 +64,13 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    if (config.drainDelayMs > 0) {
+      app.log.info(
+        { signal, drainDelayMs: config.drainDelayMs },
+        'shutting down: /readyz answers 503; still serving until the drain delay is over',
+      );
+      await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
+    }
     app.log.info({ signal }, 'shutting down: draining in-flight requests');
     // A client that never finishes its request must not hold the shutdown hostage.
     const deadline = setTimeout(() => {

@@ -196,8 +196,10 @@ async function updatePool(tx: Queryable, pool: CatalogPool): Promise<boolean> {
 }
 
 /**
- * The default when the file states one (null: no limit), and each override the file lists.
- * Overrides the file does not list are left alone, like everything else the file does not name.
+ * The default when the file states one (null: no limit), and each organization's limit the file
+ * lists. These are the file's values only: an operator's override set through the API stays in
+ * force over them (so a restart never undoes it), and entries the file no longer lists are left
+ * alone, like everything else the file does not name.
  */
 async function applyQuotas(tx: Queryable, quotas: CatalogQuotas | undefined): Promise<number> {
   if (quotas === undefined) return 0;
@@ -212,10 +214,10 @@ async function applyQuotas(tx: Queryable, quotas: CatalogQuotas | undefined): Pr
   }
   for (const o of quotas.organizations) {
     const rows = await tx.query(
-      `INSERT INTO quota_overrides (org_id, idc, max_eips, updated_by) VALUES ($1, $2, $3, 'catalog')
+      `INSERT INTO quota_overrides (org_id, idc, catalog_max_eips) VALUES ($1, $2, $3)
        ON CONFLICT (org_id, idc) DO UPDATE
-         SET max_eips = EXCLUDED.max_eips, updated_by = 'catalog', updated_at = statement_timestamp()
-         WHERE quota_overrides.max_eips <> EXCLUDED.max_eips
+         SET catalog_max_eips = EXCLUDED.catalog_max_eips, updated_at = statement_timestamp()
+         WHERE quota_overrides.catalog_max_eips IS DISTINCT FROM EXCLUDED.catalog_max_eips
        RETURNING 1`,
       [o.orgId, o.idc, o.limit],
     );

@@ -125,11 +125,15 @@ async function allocateOnce(
     }
     const offering = await findOffering(tx, request.idc, request.product);
     checkOffering(offering, request);
+    // Existence before capacity (contract: order of checks): an address outside the pools is a
+    // 404 even when the quota is used up.
+    const explicitPool =
+      explicit === undefined ? undefined : await poolOfExplicit(tx, request, explicit);
     await checkQuota(tx, caller, request);
     const claimed =
-      explicit === undefined
+      explicit === undefined || explicitPool === undefined
         ? await claimAny(tx, offering, request, reuse)
-        : [await claimExact(tx, caller, request, reuse, explicit)];
+        : [await claimExact(tx, caller, reuse, explicit, explicitPool)];
     const eips = claimed.map((a) => ({
       id: randomUUID(),
       pool: a.pool,
@@ -194,13 +198,11 @@ function addressUnavailable(address: Address, why: string): ApiError {
  * range only when there is no entry, so the transaction waits for at most one allocator row and
  * holds none while it waits (the deadlock argument in src/ipam/allocator.ts).
  */
-async function claimExact(
+async function poolOfExplicit(
   tx: Queryable,
-  caller: Caller,
   request: AllocateRequest,
-  reuse: ReusePolicy,
   address: Address,
-): Promise<ClaimedAddress> {
+): Promise<ExplicitPool> {
   const pool = await findPoolOfAddress(tx, request.idc, request.product, address);
   if (pool === undefined) {
     throw new ApiError(
@@ -208,6 +210,18 @@ async function claimExact(
       `address ${formatAddress(address)} is not in the pools of product ${request.product} in IDC ${request.idc}`,
     );
   }
+  return pool;
+}
+
+type ExplicitPool = NonNullable<Awaited<ReturnType<typeof findPoolOfAddress>>>;
+
+async function claimExact(
+  tx: Queryable,
+  caller: Caller,
+  reuse: ReusePolicy,
+  address: Address,
+  pool: ExplicitPool,
+): Promise<ClaimedAddress> {
   if (!pool.enabled) throw addressUnavailable(address, `its pool ${pool.name} is disabled`);
   if (pool.reserved) throw addressUnavailable(address, 'it is reserved');
   if (await isHeld(tx, address)) {

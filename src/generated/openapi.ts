@@ -252,7 +252,7 @@ export interface paths {
         };
         /**
          * An organization's quotas (operator)
-         * @description x-eipd: for every IDC, the most non-released elastic IPs the organization may hold there (its override, else the default; null is no limit) and how many it holds.
+         * @description x-eipd: for every IDC, the most non-released elastic IPs the organization may hold there (an operator's override, else the catalog file's entry for it, else the default; null is no limit) and how many it holds.
          */
         get: operations["listQuotas"];
         put?: never;
@@ -273,13 +273,13 @@ export interface paths {
         get?: never;
         /**
          * Set an organization's quota in an IDC (operator)
-         * @description x-eipd: overrides the default for this organization and IDC. A limit below what the organization holds keeps its EIPs and refuses new allocations until it is back under the limit.
+         * @description x-eipd: overrides the catalog file and the default for this organization and IDC, also across restarts. A limit below what the organization holds keeps its EIPs and refuses new allocations until it is back under the limit.
          */
         put: operations["setQuota"];
         post?: never;
         /**
          * Remove an organization's quota override in an IDC (operator)
-         * @description x-eipd: the organization falls back to the default. Idempotent.
+         * @description x-eipd: the organization falls back to the catalog file's limit for it, or the default. Idempotent.
          */
         delete: operations["removeQuotaOverride"];
         options?: never;
@@ -436,8 +436,11 @@ export interface components {
             idc: string;
             /** @description most non-released elastic IPs; null is no limit */
             limit: number | null;
-            /** @enum {string} */
-            source: "override" | "default";
+            /**
+             * @description override: set by an operator (setQuota); catalog: the catalog file's entry for the organization; default: the default
+             * @enum {string}
+             */
+            source: "override" | "catalog" | "default";
             /** @description non-released elastic IPs held now */
             used: number;
         };

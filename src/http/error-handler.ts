@@ -18,13 +18,13 @@ import {
 import { NotReadyError } from '../health.js';
 import { printable } from '../text.js';
 import type { JsonSchema } from './openapi.js';
+import { WRONG_MEDIA_TYPE } from './json-body.js';
 import { UnreadableBodyError } from './request-errors.js';
 import { toValidationDetails } from './validation.js';
 
 /** Fastify's own body-reading refusals (the JSON parser's are UnreadableBodyErrors already). */
 const BODY_ERRORS: Readonly<Record<string, string>> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE:
-    'The request body must be sent as Content-Type: application/json.',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: WRONG_MEDIA_TYPE,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The request body does not match its Content-Length.',
 };
 
@@ -73,6 +73,8 @@ function schemaViolation(error: FastifyError, request: FastifyRequest) {
       };
     case 'headers':
       return { location: 'header' as const, data: request.headers, schema: schemas?.headers };
+    case 'params':
+      return { location: 'path' as const, data: request.params, schema: schemas?.params };
     default:
       return undefined;
   }
@@ -151,26 +153,33 @@ function answerInternalError(error: unknown, request: FastifyRequest, reply: Fas
  * other id that is not one (after authentication, as a 404) instead of with Fastify's own body.
  */
 export function answerRouterRefusal(
-  error: FastifyError,
+  _error: FastifyError,
   request: FastifyRequest,
   reply: FastifyReply,
-  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+  authenticate: Authenticate,
+  authenticateOperator: Authenticate,
 ): void {
   reply.header('X-Request-Id', request.id);
   request.caller = null;
-  authenticate(request, reply).then(
+  request.operator = null;
+  const path = request.raw.url?.split('?')[0] ?? '';
+  // The same authentication as the route the URL was meant for: an operator's token on an
+  // operator path must not be told it is invalid.
+  const admin = path.startsWith('/v1/admin/');
+  (admin ? authenticateOperator : authenticate)(request, reply).then(
     () => {
       if (reply.sent) return;
-      const path = request.raw.url?.split('?')[0] ?? '';
       const prefix = '/v1/elastic-ips/';
       const refusal = path.startsWith(prefix)
         ? elasticIpNotFound(path.slice(prefix.length).split('/')[0] ?? '')
-        : new ApiError('ROUTE_NOT_FOUND', `no route for ${printable(path)} (${error.code})`);
+        : new ApiError('ROUTE_NOT_FOUND', `no route for ${printable(path)}`);
       reply.code(refusal.status).send(refusal.body());
     },
     (failure: unknown) => answerInternalError(failure, request, reply),
   );
 }
+
+type Authenticate = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 /**
  * Requests Node's HTTP server refuses before Fastify sees them (an unknown method, broken

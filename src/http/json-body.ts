@@ -6,7 +6,7 @@
  * 1. a Content-Encoding other than identity (eipd does not decompress bodies);
  * 2. a charset other than UTF-8, or bytes that are not valid UTF-8 (decoding would otherwise
  *    replace them with U+FFFD, and the client's text would not be the one validated);
- * 3. an empty body;
+ * 3. an empty body (read as no body at all: the operation then refuses it, or takes none);
  * 4. broken JSON, and `__proto__` or `constructor.prototype` keys (refused by secure-json-parse:
  *    they could otherwise reach object prototypes later on);
  * 5. what scanJson finds in valid JSON: nesting deeper than MAX_BODY_DEPTH (413), a duplicate key,
@@ -45,7 +45,16 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
       }
     },
   );
+  // Any other media type: an empty body is no body (`curl -d ''` sends a form type); anything
+  // else is a body eipd cannot read.
+  app.addContentTypeParser<Buffer>('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    if (body.length === 0) done(null, undefined);
+    else done(new UnreadableBodyError(WRONG_MEDIA_TYPE), undefined);
+  });
 }
+
+export const WRONG_MEDIA_TYPE =
+  'The request body must be sent as Content-Type: application/json.';
 
 /** The parsed body, or an UnreadableBodyError (400) or ApiError (413) thrown. */
 export function readJsonBody(headers: IncomingHttpHeaders, bytes: Uint8Array): unknown {
@@ -62,9 +71,9 @@ export function readJsonBody(headers: IncomingHttpHeaders, bytes: Uint8Array): u
   } catch {
     throw new UnreadableBodyError(NOT_UTF8);
   }
-  if (JSON_WHITESPACE_ONLY.test(text)) {
-    throw new UnreadableBodyError('The request body is missing.');
-  }
+  // Many clients send `Content-Type: application/json` on every request, bodyless DELETEs too;
+  // an empty body is no body, and operations that need one say "missing" (checkBodyShape).
+  if (JSON_WHITESPACE_ONLY.test(text)) return undefined;
   let value: unknown;
   try {
     // secure-json-parse would drop a second BOM too; one is tolerated (and already gone).

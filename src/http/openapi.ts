@@ -23,6 +23,11 @@ interface ParameterObject {
   in: string;
   required?: boolean;
   schema?: JsonSchema;
+  /**
+   * A path parameter whose invalid values are answered like unknown ones (404), not validated
+   * (400): elastic IP ids, so that anyone probing learns nothing from the difference.
+   */
+  'x-eipd-invalid-is-not-found'?: boolean;
 }
 
 interface OperationObject {
@@ -44,10 +49,12 @@ export interface Operation {
   /** The JSON request body schema with every $ref resolved, if the operation takes a body. */
   bodySchema: JsonSchema | undefined;
   /**
-   * The query parameters as one object schema (unknown parameters refused, so that a misspelt
-   * filter is not silently ignored), if the operation takes any.
+   * The query parameters as one object schema; unknown parameters are refused, so that a misspelt
+   * filter is not silently ignored (an operation without any refuses every one).
    */
-  querySchema: JsonSchema | undefined;
+  querySchema: JsonSchema;
+  /** The validated path parameters as one object schema, if the operation has any. */
+  paramsSchema: JsonSchema | undefined;
   /**
    * The documented request headers as one object schema (property names in lower case, as Node
    * delivers them; every other header allowed), if the operation declares any.
@@ -95,6 +102,7 @@ export function listOperations(doc: OpenApiDocument): Operation[] {
         bodySchema: body === undefined ? undefined : (deref(doc, body) as JsonSchema),
         querySchema: queryObjectSchema(doc, op.parameters ?? []),
         headerSchema: headerObjectSchema(doc, op.parameters ?? []),
+        paramsSchema: pathObjectSchema(doc, op.parameters ?? []),
         successSchema:
           successBody === undefined ? undefined : (deref(doc, successBody) as JsonSchema),
         anonymous: Array.isArray(op.security) && op.security.length === 0,
@@ -104,11 +112,12 @@ export function listOperations(doc: OpenApiDocument): Operation[] {
   return operations;
 }
 
-function queryObjectSchema(doc: OpenApiDocument, parameters: unknown[]): JsonSchema | undefined {
+function queryObjectSchema(doc: OpenApiDocument, parameters: unknown[]): JsonSchema {
+  // Every operation gets one, also those without query parameters: `POST /v1/elastic-ips?dryRun=1`
+  // must not allocate as if the parameter meant something.
   const query = parameters
     .map((p) => resolve(doc, p) as ParameterObject)
     .filter((p) => p.in === 'query');
-  if (query.length === 0) return undefined;
   const properties: Record<string, unknown> = {};
   for (const p of query) {
     // `default` documents what the server assumes; it is not filled into the request.
@@ -120,6 +129,18 @@ function queryObjectSchema(doc: OpenApiDocument, parameters: unknown[]): JsonSch
     properties,
     required: query.filter((p) => p.required === true).map((p) => p.name),
     additionalProperties: false,
+  };
+}
+
+function pathObjectSchema(doc: OpenApiDocument, parameters: unknown[]): JsonSchema | undefined {
+  const path = parameters
+    .map((p) => resolve(doc, p) as ParameterObject)
+    .filter((p) => p.in === 'path' && p['x-eipd-invalid-is-not-found'] !== true);
+  if (path.length === 0) return undefined;
+  return {
+    type: 'object',
+    properties: Object.fromEntries(path.map((p) => [p.name, deref(doc, p.schema ?? {})])),
+    required: path.map((p) => p.name),
   };
 }
 

@@ -72,12 +72,16 @@ interface RangeRow extends Record<string, unknown> {
   hi: string;
 }
 
-/** The statements of a claim, exported so tests can EXPLAIN exactly what runs (field case C12). */
+/**
+ * The statements of a claim, exported so tests can EXPLAIN exactly what runs (field case C12).
+ * ORDER BY names its columns with their table: a bare `lo` or `address` would mean the output
+ * column of that name, the `::text` one, and sort as text (`'10' < '9'`) without the index.
+ */
 export const ALLOCATOR_SQL = {
   pickUnlocked: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
-    WHERE pool = $1 ORDER BY lo LIMIT 1 FOR UPDATE SKIP LOCKED`,
+    WHERE pool = $1 ORDER BY pool_free_ranges.lo LIMIT 1 FOR UPDATE SKIP LOCKED`,
   pickWaiting: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
-    WHERE pool = $1 AND lo > $2::numeric ORDER BY lo LIMIT 1 FOR UPDATE`,
+    WHERE pool = $1 AND lo > $2::numeric ORDER BY pool_free_ranges.lo LIMIT 1 FOR UPDATE`,
   anyRangeAfter:
     'SELECT EXISTS (SELECT 1 FROM pool_free_ranges WHERE pool = $1 AND lo > $2::numeric) AS left',
   anyRangeIn: 'SELECT EXISTS (SELECT 1 FROM pool_free_ranges WHERE pool = ANY($1::text[])) AS left',
@@ -85,7 +89,7 @@ export const ALLOCATOR_SQL = {
     'UPDATE pool_free_ranges SET next_free = $3::numeric WHERE pool = $1 AND lo = $2::numeric',
   remove: 'DELETE FROM pool_free_ranges WHERE pool = $1 AND lo = $2::numeric',
   pickContaining: `SELECT lo::text, next_free::text, hi::text FROM pool_free_ranges
-    WHERE pool = $1 AND lo <= $2::numeric ORDER BY lo DESC LIMIT 1 FOR UPDATE`,
+    WHERE pool = $1 AND lo <= $2::numeric ORDER BY pool_free_ranges.lo DESC LIMIT 1 FOR UPDATE`,
   // Reservation is checked here, when an address is taken, not only at release: a catalog that
   // reserves an address while another process releases it cannot see that release's row.
   // One pool, the usual case: an ordered scan of released_addresses_reuse_order that stops after
@@ -94,14 +98,16 @@ export const ALLOCATOR_SQL = {
     WHERE pool = $1 AND released_at <= now() - make_interval(secs => $2::double precision)
     AND NOT EXISTS (SELECT 1 FROM pool_reserved_addresses v
       WHERE v.pool = released_addresses.pool AND v.address = released_addresses.address)
-    ORDER BY released_at, address LIMIT $3 FOR UPDATE SKIP LOCKED`,
+    ORDER BY released_addresses.released_at, released_addresses.address
+    LIMIT $3 FOR UPDATE SKIP LOCKED`,
   // Several pools: oldest release first across all of them, at the price of sorting their
   // reusable released rows.
   pickReleasedInPools: `SELECT pool, address::text, released_at FROM released_addresses
     WHERE pool = ANY($1::text[]) AND released_at <= now() - make_interval(secs => $2::double precision)
     AND NOT EXISTS (SELECT 1 FROM pool_reserved_addresses v
       WHERE v.pool = released_addresses.pool AND v.address = released_addresses.address)
-    ORDER BY released_at, address LIMIT $3 FOR UPDATE SKIP LOCKED`,
+    ORDER BY released_addresses.released_at, released_addresses.address
+    LIMIT $3 FOR UPDATE SKIP LOCKED`,
   removeReleased: `DELETE FROM released_addresses r
     USING unnest($1::text[], $2::numeric[]) AS t(pool, address)
     WHERE r.pool = t.pool AND r.address = t.address`,

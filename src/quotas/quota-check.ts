@@ -27,9 +27,13 @@ export interface QuotaState {
   held: number;
 }
 
-/** The effective limit: the override for (organization, IDC), else the default. */
+/**
+ * The effective limit for (organization $1, IDC $2): the operator's override, else the catalog
+ * file's, else the default.
+ */
 export const EFFECTIVE_LIMIT_SQL = `coalesce(
-  (SELECT max_eips FROM quota_overrides WHERE org_id = $1 AND idc = $2),
+  (SELECT coalesce(operator_max_eips, catalog_max_eips) FROM quota_overrides
+    WHERE org_id = $1 AND idc = $2),
   (SELECT max_eips FROM quota_default))`;
 
 /** Locks the organization's quota in the IDC for this transaction, if a limit applies. */

@@ -12,13 +12,15 @@ export type Quota = components['schemas']['quota'];
 
 type QuotaRow = {
   idc: string;
-  override: number | null;
+  operator: number | null;
+  catalog: number | null;
   default_limit: number | null;
   used: number;
 };
 
 const QUOTAS_SQL = `
-  SELECT i.name AS idc, o.max_eips AS override, d.max_eips AS default_limit,
+  SELECT i.name AS idc, o.operator_max_eips AS operator, o.catalog_max_eips AS catalog,
+         d.max_eips AS default_limit,
          (SELECT count(*)::int FROM elastic_ips e
            WHERE e.org_id = $1 AND e.idc = i.name AND e.status <> 'released') AS used
     FROM idcs i
@@ -26,9 +28,13 @@ const QUOTAS_SQL = `
     LEFT JOIN quota_overrides o ON o.org_id = $1 AND o.idc = i.name`;
 
 function toQuota(row: QuotaRow): Quota {
-  return row.override === null
-    ? { idc: row.idc, limit: row.default_limit, source: 'default', used: row.used }
-    : { idc: row.idc, limit: row.override, source: 'override', used: row.used };
+  if (row.operator !== null) {
+    return { idc: row.idc, limit: row.operator, source: 'override', used: row.used };
+  }
+  if (row.catalog !== null) {
+    return { idc: row.idc, limit: row.catalog, source: 'catalog', used: row.used };
+  }
+  return { idc: row.idc, limit: row.default_limit, source: 'default', used: row.used };
 }
 
 /** The organization id of an operator path: a uuid, or a validation error naming it. */
@@ -66,18 +72,19 @@ export async function setQuota(
     const known = await tx.query('SELECT 1 FROM idcs WHERE name = $1', [idc]);
     if (known.length === 0) throw new ApiError('IDC_NOT_FOUND', `IDC ${idc} was not found`);
     await tx.query(
-      `INSERT INTO quota_overrides (org_id, idc, max_eips, updated_by) VALUES ($1, $2, $3, $4)
+      `INSERT INTO quota_overrides (org_id, idc, operator_max_eips, updated_by)
+       VALUES ($1, $2, $3, $4)
        ON CONFLICT (org_id, idc) DO UPDATE
-         SET max_eips = EXCLUDED.max_eips, updated_by = EXCLUDED.updated_by,
+         SET operator_max_eips = EXCLUDED.operator_max_eips, updated_by = EXCLUDED.updated_by,
              updated_at = statement_timestamp()
-         WHERE quota_overrides.max_eips <> EXCLUDED.max_eips`,
+         WHERE quota_overrides.operator_max_eips IS DISTINCT FROM EXCLUDED.operator_max_eips`,
       [org, idc, limit, actor],
     );
     return quotaIn(tx, org, idc);
   });
 }
 
-/** Back to the default. Idempotent. */
+/** Back to the catalog file's limit for the organization, or the default. Idempotent. */
 export async function removeQuotaOverride(
   db: Database,
   orgId: string,
@@ -85,7 +92,17 @@ export async function removeQuotaOverride(
 ): Promise<Quota> {
   const org = checkOrgId(orgId);
   return db.transaction(async (tx) => {
-    await tx.query('DELETE FROM quota_overrides WHERE org_id = $1 AND idc = $2', [org, idc]);
+    // Rows that only held the operator's value go; the file's value, if any, stays.
+    await tx.query(
+      'DELETE FROM quota_overrides WHERE org_id = $1 AND idc = $2 AND catalog_max_eips IS NULL',
+      [org, idc],
+    );
+    await tx.query(
+      `UPDATE quota_overrides SET operator_max_eips = NULL, updated_by = NULL,
+              updated_at = statement_timestamp()
+        WHERE org_id = $1 AND idc = $2 AND operator_max_eips IS NOT NULL`,
+      [org, idc],
+    );
     return quotaIn(tx, org, idc);
   });
 }

@@ -65,4 +65,92 @@ describe('HTTP edges', () => {
       assert.equal(anonymous.status, 401, id);
     }
   });
+
+  test('a malformed admin URL: the operator gets a 404, a tenant 403, nobody 401', async () => {
+    const url = `http://127.0.0.1:${port}/v1/admin/organizations/x/quotas/%FF`;
+    const operator = await fetch(url, {
+      headers: { authorization: `Bearer ${await t.operatorToken()}` },
+    });
+    assert.equal(operator.status, 404);
+    assert.deepEqual(await operator.json(), {
+      code: 4040,
+      reason: 'no route for /v1/admin/organizations/x/quotas/%FF',
+    });
+    const tenant = await fetch(url, { headers: { authorization: `Bearer ${await t.token()}` } });
+    assert.equal(tenant.status, 403);
+    assert.equal((await fetch(url)).status, 401);
+  });
+
+  test('a bodyless operation takes an empty body of any content type', async () => {
+    const token = await t.token();
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const created = await fetch(`http://127.0.0.1:${port}/v1/elastic-ips`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ idc: 'test-east1', product: 'eip.ipv4.test', name: 'b', count: 1 }),
+    });
+    const [eip] = (await created.json()) as { id: string }[];
+    assert.ok(eip);
+    for (const [type, body] of [
+      ['application/json', undefined],
+      ['application/json', ''],
+      ['application/x-www-form-urlencoded', ''],
+    ] as const) {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/elastic-ips/${eip.id}/disassociate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': type },
+        ...(body === undefined ? {} : { body }),
+      });
+      assert.equal(res.status, 200, `${type} ${JSON.stringify(body)}: ${await res.text()}`);
+    }
+    const nonEmpty = await fetch(`http://127.0.0.1:${port}/v1/elastic-ips/${eip.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+      body: 'force',
+    });
+    assert.equal(nonEmpty.status, 400);
+    assert.deepEqual(await nonEmpty.json(), {
+      group: 'request',
+      code: 1,
+      message: 'The request body must be sent as Content-Type: application/json.',
+    });
+    // A body-taking operation still says what is missing.
+    const missing = await fetch(`http://127.0.0.1:${port}/v1/elastic-ips`, {
+      method: 'POST',
+      headers,
+      body: '',
+    });
+    assert.equal(missing.status, 400);
+    assert.equal(
+      ((await missing.json()) as { message: string }).message,
+      'The request body is missing.',
+    );
+  });
+
+  test('every operation refuses unknown query parameters; allocate does not run', async () => {
+    const token = await t.token();
+    const res = await fetch(`http://127.0.0.1:${port}/v1/elastic-ips?dryRun=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ idc: 'test-east1', product: 'eip.ipv4.test', name: 'q', count: 1 }),
+    });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { message: string; validationDetail: unknown[] };
+    assert.equal(body.message, 'The query parameters are invalid; see validationDetail.');
+    assert.deepEqual(body.validationDetail, [
+      {
+        field: 'dryRun',
+        expression: 'additionalProperties',
+        argument: 'false',
+        originalValue: '"true"',
+        reason: 'This field is not allowed.',
+      },
+    ]);
+    const list = await fetch(`http://127.0.0.1:${port}/v1/elastic-ips`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.deepEqual(await list.json(), []);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz?verbose=1`);
+    assert.equal(ready.status, 400);
+  });
 });

@@ -89,8 +89,21 @@ for (const backend of BACKENDS) {
         }),
         await remove('not-a-uuid'),
       ]) {
-        assert.equal(res.statusCode, 404, res.body);
-        assert.deepEqual(res.json(), { code: 4046, reason: 'instance not-a-uuid was not found' });
+        assert.equal(res.statusCode, 400, res.body);
+        assert.deepEqual(res.json(), {
+          group: 'request',
+          code: 0,
+          message: 'The path parameters are invalid; see validationDetail.',
+          validationDetail: [
+            {
+              field: 'instanceID',
+              expression: 'format',
+              argument: 'uuid',
+              originalValue: '"not-a-uuid"',
+              reason: 'This field is not in the required format.',
+            },
+          ],
+        });
       }
     });
 

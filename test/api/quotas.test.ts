@@ -135,6 +135,14 @@ for (const backend of BACKENDS) {
       assert.equal(capacity.json().code, 5031);
     });
 
+    test('an explicit address outside the pools is a 404 even over quota (existence first)', async () => {
+      const org = randomUUID();
+      await admin('PUT', `/v1/admin/organizations/${org}/quotas/q-east`, { limit: 0 });
+      const res = await allocate(org, { ipAddress: '10.0.0.1' });
+      assert.equal(res.statusCode, 404, res.body);
+      assert.equal(res.json().code, 4045);
+    });
+
     test('an explicit address counts against the quota too', async () => {
       const org = randomUUID();
       await admin('PUT', `/v1/admin/organizations/${org}/quotas/q-east`, { limit: 0 });
@@ -200,6 +208,14 @@ for (const backend of BACKENDS) {
           },
         ],
       });
+      // Path parameters are checked against the document: no NUL byte reaches the database.
+      for (const idc of ['x%00', 'a%20b', 'x'.repeat(51)]) {
+        const res = await admin('PUT', `/v1/admin/organizations/${org}/quotas/${idc}`, {
+          limit: 1,
+        });
+        assert.equal(res.statusCode, 400, `${idc}: ${res.body}`);
+        assert.equal(res.json().validationDetail[0].field, 'idc', res.body);
+      }
       const path = `/v1/admin/organizations/${org}/quotas/q-east`;
       for (const body of [{ limit: -1 }, { limit: '5' }, { limit: 1.5 }, { limit: 1, x: 1 }, {}]) {
         const res = await admin('PUT', path, body);
@@ -231,16 +247,40 @@ describe('quotas in the catalog file', () => {
         'SELECT max_eips FROM quota_default',
       );
       assert.deepEqual(rows, [{ max_eips: null }]);
-      const overrides = await t.db.query<{ org_id: string; max_eips: number }>(
-        'SELECT org_id, max_eips FROM quota_overrides',
+      const overrides = await t.db.query<{ org_id: string; catalog_max_eips: number }>(
+        'SELECT org_id, catalog_max_eips FROM quota_overrides',
       );
-      assert.deepEqual(overrides, [{ org_id: LIMITED, max_eips: 5 }]);
+      assert.deepEqual(overrides, [{ org_id: LIMITED, catalog_max_eips: 5 }]);
       // Without a default in the file, the database's stays.
       const silent = CATALOG.replace('default: 10\n', '');
       await applyCatalog(t.db, parseCatalog(silent, 'c'), 'c');
       assert.deepEqual(await t.db.query('SELECT max_eips FROM quota_default'), [
         { max_eips: null },
       ]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("an operator's override outlives re-applying the file; removing it falls back to the file", async () => {
+    const t = await startTestApp({ backend: 'pglite', catalog: CATALOG });
+    try {
+      const operator = await t.operatorToken();
+      const admin = (method: 'GET' | 'PUT' | 'DELETE', payload?: Record<string, unknown>) =>
+        t.app.inject({
+          method,
+          url: `/v1/admin/organizations/${LIMITED}/quotas${method === 'GET' ? '' : '/q-east'}`,
+          headers: { authorization: `Bearer ${operator}` },
+          ...(payload === undefined ? {} : { payload }),
+        });
+      const east = async () => ((await admin('GET')).json() as { idc: string }[])[0];
+      assert.deepEqual(await east(), { idc: 'q-east', limit: 5, source: 'catalog', used: 0 });
+      await admin('PUT', { limit: 77 });
+      // A restart applies the file again: the operator's 77 stays.
+      await applyCatalog(t.db, parseCatalog(CATALOG.replace('limit: 5', 'limit: 6'), 'c'), 'c');
+      assert.deepEqual(await east(), { idc: 'q-east', limit: 77, source: 'override', used: 0 });
+      const removed = await admin('DELETE');
+      assert.deepEqual(removed.json(), { idc: 'q-east', limit: 6, source: 'catalog', used: 0 });
     } finally {
       await t.close();
     }

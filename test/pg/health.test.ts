@@ -9,6 +9,8 @@ import { createTokenVerifier } from '../../src/auth/tokens.js';
 import { migrate } from '../../src/db/migrate.js';
 import { TEST_SECRET } from '../support/app.js';
 import { createPostgres } from '../support/databases.js';
+import { nth, withFleet } from '../support/fleet-database.js';
+import { postJson } from '../support/http.js';
 
 test('readiness waits for migrations and turns 503 while draining; liveness never looks', async () => {
   const database = await createPostgres({ migrate: false });
@@ -57,4 +59,41 @@ test('readiness waits for migrations and turns 503 while draining; liveness neve
     await app.close();
     await database.dispose();
   }
+});
+
+test('with EIPD_DRAIN_DELAY_MS, SIGTERM first turns /readyz to 503 while requests are still served', {
+  timeout: 60_000,
+}, async () => {
+  const catalogYaml = `
+idcs: [{ name: drain-1 }]
+products: [{ name: eip.drain, internetConnectionType: BGP, maxBandwidth: 1 Gbps }]
+pools: [{ name: drain-pool, idc: drain-1, cidr: 203.0.113.0/28, products: [eip.drain] }]
+`;
+  await withFleet(
+    { processes: 1, catalogYaml, env: { EIPD_DRAIN_DELAY_MS: '3000' } },
+    async (fleet) => {
+      const p = nth(fleet, 0);
+      const url = p.url;
+      assert.equal((await fetch(new URL('/readyz', url))).status, 200);
+      process.kill(p.pid, 'SIGTERM');
+      const drainingSince = Date.now();
+      // The signal is handled asynchronously: poll until readiness flips.
+      let ready = await fetch(new URL('/readyz', url));
+      while (ready.status === 200 && Date.now() - drainingSince < 2000) {
+        ready = await fetch(new URL('/readyz', url));
+      }
+      assert.equal(ready.status, 503);
+      assert.deepEqual(await ready.json(), { reason: 'shutting down' });
+      const live = await fetch(new URL('/healthz', url));
+      assert.equal(live.status, 200);
+      const allocated = await postJson(url, '/v1/elastic-ips', await fleet.token(), {
+        idc: 'drain-1',
+        product: 'eip.drain',
+        name: 'late',
+        count: 1,
+      });
+      assert.equal(allocated.status, 200, JSON.stringify(allocated.body));
+      assert.ok(Date.now() - drainingSince < 3000, 'the checks ran inside the drain delay');
+    },
+  );
 });
