@@ -1,6 +1,7 @@
 /**
- * Field case C10 and contract rule 3: quotas hold when allocations for one organization race on
- * two eipd processes. Each round uses a fresh organization, so the rounds are independent tries.
+ * Field cases C8 and C10 and contract rule 3 on PostgreSQL with two eipd processes: a refused
+ * allocation takes nothing, and quotas hold when allocations for one organization race. Each
+ * round uses a fresh organization, so the rounds are independent tries.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -61,6 +62,51 @@ function tally(answers: JsonResponse[]): { ok: number; quota: number; other: str
   return out;
 }
 
+async function adminToken(): Promise<string> {
+  return mintToken({ secret: TEST_SECRET, scope: 'eip:admin', subject: 'ops', ttlSeconds: 600 });
+}
+
+async function poolCounts(url: string): Promise<{ free: string; used: string }> {
+  const res = await fetch(new URL('/v1/admin/pools', url), {
+    headers: { authorization: `Bearer ${await adminToken()}` },
+  });
+  assert.equal(res.status, 200);
+  const row = ((await res.json()) as { name: string; free: string; used: string }[]).find(
+    (p) => p.name === 'c10-pool',
+  );
+  assert.ok(row, 'c10-pool is listed');
+  return { free: row.free, used: row.used };
+}
+
+test('C8: quota 5 holding 3 (taken on one process): count 3 on the other is refused with nothing taken, count 2 succeeds', {
+  timeout: 120_000,
+}, async () => {
+  await withFleet({ processes: 2, catalogYaml: CATALOG }, async (fleet, database) => {
+    const orgId = randomUUID();
+    const token = await fleet.token(orgId);
+    const body = (count: number) => ({ idc: 'c10-idc', product: 'eip.c10', name: 'c8', count });
+    const first = await postJson(nth(fleet, 0).url, '/v1/elastic-ips', token, body(3));
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    const before = await poolCounts(nth(fleet, 1).url);
+
+    const refused = await postJson(nth(fleet, 1).url, '/v1/elastic-ips', token, body(3));
+    assert.equal(refused.status, 400);
+    assert.deepEqual(refused.body, {
+      code: QUOTA_EXCEEDED,
+      reason:
+        'quota exceeded: the organization may hold 5 elastic IPs in IDC c10-idc; it holds 3 and requested 3',
+    });
+    assert.equal(await held(database, orgId), 3);
+    assert.deepEqual(await poolCounts(nth(fleet, 0).url), before);
+
+    const second = await postJson(nth(fleet, 1).url, '/v1/elastic-ips', token, body(2));
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    assert.equal((second.body as { id: string }[]).length, 2);
+    assert.equal(await held(database, orgId), 5);
+    assertNoUnexpectedErrors(fleet);
+  });
+});
+
 test('C10: quota 5, two processes: 10 parallel count 1 give exactly 5; 2 parallel count 3 give one', {
   timeout: 120_000,
 }, async () => {
@@ -91,7 +137,7 @@ test('rule 3: 50 parallel requests at the boundary never overshoot a raised quot
       {
         method: 'PUT',
         headers: {
-          authorization: `Bearer ${await mintToken({ secret: TEST_SECRET, scope: 'eip:admin', subject: 'ops', ttlSeconds: 600 })}`,
+          authorization: `Bearer ${await adminToken()}`,
           'content-type': 'application/json',
         },
         body: JSON.stringify({ limit: 25 }),

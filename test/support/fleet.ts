@@ -8,6 +8,10 @@
  * on applying the catalog, which eipd must survive. Everything a process writes to stdout and
  * stderr is kept and put into the error when it dies or does not become ready in time.
  *
+ * A process can also be crashed (`kill()`: SIGKILL, no grace) and started again (`start()`), and
+ * `exits()` tells how every run ended, so that a chaos test can tell the crashes it caused from
+ * the ones it did not.
+ *
  * Tests must call `stop()` in a finally block or an `after` hook. As a last resort, any process
  * still alive when the test process exits is killed with SIGKILL.
  */
@@ -38,12 +42,39 @@ export interface FleetProcess {
   readonly url: string;
   /** The current run's pid; changes on restart. */
   readonly pid: number;
+  /**
+   * True from the current run's ready line until it exits or the harness signals it (`stop`,
+   * `kill`): while true, `url` answers (it may still refuse connections a moment later).
+   */
+  readonly ready: boolean;
+  /**
+   * Spawns the process again (same environment, a new port) after it exited, was stopped or was
+   * killed, and resolves once it has logged its ready line. Rejects when it is already running,
+   * or when the new run exits or does not become ready in time (it is then killed).
+   */
+  start(): Promise<void>;
+  /** SIGKILL, no grace: a crash. Resolves once the process has exited. No-op when exited. */
+  kill(): Promise<void>;
   /** Sends `signal` (SIGTERM by default), then SIGKILL after a grace period. No-op when exited. */
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Stops the process (SIGTERM) and starts it again with the same environment. */
   restart(): Promise<void>;
   /** Everything the process wrote to stdout and stderr, across restarts, with harness markers. */
   output(): string;
+  /** How each finished run ended, oldest first. */
+  exits(): readonly FleetExit[];
+}
+
+export interface FleetExit {
+  /** 1 for the first run, counting every start(). */
+  run: number;
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The run had logged its ready line. */
+  wasReady: boolean;
+  /** The harness had sent it a signal (stop, kill, restart, or a start() that timed out). */
+  signalled: boolean;
 }
 
 export interface Fleet {
@@ -78,6 +109,10 @@ class EipdProcess implements FleetProcess {
   #url = '';
   #output = '';
   #runs = 0;
+  /** This run logged its ready line / was sent a signal by the harness. */
+  #runReady = false;
+  #runSignalled = false;
+  readonly #exits: FleetExit[] = [];
 
   constructor(
     private readonly index: number,
@@ -96,8 +131,16 @@ class EipdProcess implements FleetProcess {
     return pid;
   }
 
+  get ready(): boolean {
+    return this.#url !== '' && this.#exitInfo === undefined;
+  }
+
   output(): string {
     return this.#output;
+  }
+
+  exits(): readonly FleetExit[] {
+    return this.#exits;
   }
 
   private label(): string {
@@ -107,8 +150,10 @@ class EipdProcess implements FleetProcess {
 
   private append(text: string): void {
     this.#output += text;
+    // Cut to half the limit, not to the limit: a busy process writes many small chunks, and
+    // copying a whole megabyte for each of them would cost the test process more than the load.
     if (this.#output.length > MAX_OUTPUT_CHARS) {
-      this.#output = `[fleet] (earlier output dropped)\n${this.#output.slice(-MAX_OUTPUT_CHARS)}`;
+      this.#output = `[fleet] (earlier output dropped)\n${this.#output.slice(-MAX_OUTPUT_CHARS / 2)}`;
     }
   }
 
@@ -120,6 +165,9 @@ class EipdProcess implements FleetProcess {
     this.#runs++;
     this.#url = '';
     this.#exitInfo = undefined;
+    this.#runReady = false;
+    this.#runSignalled = false;
+    const run = this.#runs;
     const child = spawn(process.execPath, [MAIN], {
       cwd: this.cwd,
       env: this.env,
@@ -136,6 +184,14 @@ class EipdProcess implements FleetProcess {
         live.delete(child);
         const info = { code, signal };
         this.#exitInfo = info;
+        this.#exits.push({
+          run,
+          pid: child.pid,
+          code,
+          signal,
+          wasReady: this.#runReady,
+          signalled: this.#runSignalled,
+        });
         this.append(`[fleet] ${this.label()} exited: code ${code}, signal ${signal}\n`);
         resolve(info);
       });
@@ -199,6 +255,7 @@ class EipdProcess implements FleetProcess {
       );
     }
     this.#url = outcome.address;
+    this.#runReady = true;
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -206,6 +263,7 @@ class EipdProcess implements FleetProcess {
     const exited = this.#exited;
     if (child === undefined || exited === undefined || this.#exitInfo !== undefined) return;
     this.#url = '';
+    this.#runSignalled = true;
     this.append(`[fleet] sending ${signal} to ${this.label()}\n`);
     child.kill(signal);
     if (await settlesWithin(exited, STOP_GRACE_MS)) return;
@@ -213,6 +271,10 @@ class EipdProcess implements FleetProcess {
     child.kill('SIGKILL');
     if (await settlesWithin(exited, STOP_GRACE_MS)) return;
     throw new Error(`${this.label()} did not exit even after SIGKILL; output:\n${this.#output}`);
+  }
+
+  kill(): Promise<void> {
+    return this.stop('SIGKILL');
   }
 
   async restart(): Promise<void> {
