@@ -344,8 +344,20 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
   if (problems.length > 0) throw new Error(`invalid auth settings: ${problems.join('; ')}`);
 
   const allowed = new Set(settings.algorithms.filter((alg) => ALGORITHMS.has(alg)));
-  const hmacKey =
-    settings.hs256Secret === undefined ? undefined : new TextEncoder().encode(settings.hs256Secret);
+  // The secret is imported once per allowed HMAC algorithm: handed over as raw bytes, jose would
+  // import it again for every token, which costs about as much as checking the signature.
+  const hmacKeys = new Map<string, CryptoKey>();
+  if (settings.hs256Secret !== undefined) {
+    const secret = new TextEncoder().encode(settings.hs256Secret);
+    for (const alg of allowed) {
+      if (!HMAC_ALGORITHMS.has(alg)) continue;
+      const hash = { name: `SHA-${alg.slice(2)}` };
+      hmacKeys.set(
+        alg,
+        await crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash }, false, ['verify']),
+      );
+    }
+  }
 
   let jwks: JWTVerifyGetKey | undefined;
   if (settings.jwks?.file !== undefined) {
@@ -406,8 +418,9 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
       requiredClaims: ['exp'],
     };
 
-    const candidates: Array<CryptoKey | Uint8Array | JWTVerifyGetKey> = [];
+    const candidates: Array<CryptoKey | JWTVerifyGetKey> = [];
     if (HMAC_ALGORITHMS.has(alg)) {
+      const hmacKey = hmacKeys.get(alg);
       if (hmacKey !== undefined) candidates.push(hmacKey);
     } else {
       candidates.push(...(pemKeysByAlg.get(alg) ?? []));
