@@ -3,6 +3,7 @@
  * transaction driven by plain pg clients from the same harness, and pgbench on it as the ceiling.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import {
   type AllocationInput,
   allocateOnClient,
@@ -14,11 +15,15 @@ import { type BenchContext, httpSide, IDC, pgbenchSide, pgSide, token } from './
 import { rawRequest } from './lib/http-client.js';
 import { interleave, type LoadResult } from './lib/load.js';
 import { resetAll } from './lib/pools.js';
+import { startEipd } from './lib/processes.js';
 import { perSecond, type Row, throughput } from './lib/report.js';
 
 export const B1_PRODUCT = 'eip.b1';
 export const B1_POOL = 'b1';
 const CONCURRENCIES = [8, 32, 64] as const;
+/** The baseline holds one connection per client; eipd holds at most EIPD_DB_POOL_SIZE (10). */
+const DEFAULT_POOL_SIZE = 10;
+const LARGE_POOL = { clients: 32, poolSize: 32 };
 const ORG = '6f1c2a4e-0b7d-4c1e-9a3f-5d2e8b7c6a01';
 const MANY_ORGS = 1000;
 
@@ -111,6 +116,8 @@ export async function benchAllocate(ctx: BenchContext, pools: readonly string[])
     ratio: bestEipd.perSecond / bestBench.perSecond,
   });
 
+  rows.push(await poolSizeRow(ctx, pools, plain));
+
   // Extra lines at eipd's best concurrency: many organizations, and an Idempotency-Key.
   const c = bestEipd.concurrency;
   const orgRequests = await Promise.all(
@@ -152,4 +159,59 @@ export async function benchAllocate(ctx: BenchContext, pools: readonly string[])
     },
   );
   return rows;
+}
+
+/**
+ * Whether eipd's connection pool is what holds it back against the baseline, which has one
+ * connection per client: the default pool of 10 against a second eipd with a pool as large as
+ * the number of clients, taking turns.
+ */
+async function poolSizeRow(
+  ctx: BenchContext,
+  pools: readonly string[],
+  request: Buffer,
+): Promise<Row> {
+  const large = await startEipd({
+    env: { ...ctx.eipdEnv, EIPD_DB_POOL_SIZE: String(LARGE_POOL.poolSize) },
+    logFile: join(ctx.tmp, 'eipd-large-pool.log'),
+  });
+  try {
+    await resetAll(ctx.admin, pools);
+    const side = (name: string, url: string, serverPid: number) =>
+      httpSide(ctx, {
+        name,
+        url,
+        concurrency: LARGE_POOL.clients,
+        request: () => request,
+        serverPid,
+      });
+    const [small, big] = await interleave(
+      [
+        side('pool 10', ctx.eipd.url, ctx.eipd.pid),
+        side(`pool ${LARGE_POOL.poolSize}`, large.url, large.pid),
+      ],
+      { slices: ctx.mode.slices, sliceMs: ctx.mode.sliceMs },
+    );
+    if (small === undefined || big === undefined) throw new Error('B1 pool size');
+    ctx.runs.push(
+      {
+        benchmark: 'B1',
+        label: `eipd allocate, EIPD_DB_POOL_SIZE=${DEFAULT_POOL_SIZE}`,
+        result: small,
+      },
+      {
+        benchmark: 'B1',
+        label: `eipd allocate, EIPD_DB_POOL_SIZE=${LARGE_POOL.poolSize}`,
+        result: big,
+      },
+    );
+    return {
+      benchmark: `B1 eipd with a pool of ${LARGE_POOL.poolSize} connections vs ${DEFAULT_POOL_SIZE} (${LARGE_POOL.clients} clients)`,
+      measured: throughput(big),
+      baseline: `${throughput(small)}, pool of ${DEFAULT_POOL_SIZE} (the default)`,
+      ratio: big.perSecond / small.perSecond,
+    };
+  } finally {
+    await large.stop();
+  }
 }

@@ -16,7 +16,12 @@ import { benchFootprint } from './b6-footprint.js';
 import { benchmarksMarkdown } from './lib/benchmarks-md.js';
 import { type BenchContext, IDC, type Mode, SECRET } from './lib/context.js';
 import { postmasterPid, setBenchDatabase } from './lib/cpu.js';
-import { connectClient, createBenchDatabase } from './lib/database.js';
+import {
+  BenchSetupError,
+  checkReachable,
+  connectClient,
+  createBenchDatabase,
+} from './lib/database.js';
 import { describeMachine } from './lib/machine.js';
 import { ROOT, startEipd } from './lib/processes.js';
 import { consoleTable, type Row, runsTable } from './lib/report.js';
@@ -94,6 +99,7 @@ async function main(): Promise<void> {
     process.stderr.write(
       `[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`,
     );
+  await checkReachable();
   const machine = await describeMachine();
   const database = await createBenchDatabase();
   setBenchDatabase(database.name, postmasterPid(machine.dataDirectory));
@@ -104,13 +110,15 @@ async function main(): Promise<void> {
     const catalogPath = join(tmp, 'catalog.yaml');
     await writeFile(catalogPath, catalog());
     const logFile = join(tmp, 'eipd.log');
-    const eipd = await startEipd({
-      env: { DATABASE_URL: database.url, EIPD_JWT_SECRET: SECRET, EIPD_CATALOG: catalogPath },
-      logFile,
-    });
+    const eipdEnv = {
+      DATABASE_URL: database.url,
+      EIPD_JWT_SECRET: SECRET,
+      EIPD_CATALOG: catalogPath,
+    };
+    const eipd = await startEipd({ env: eipdEnv, logFile });
     log(`eipd pid ${eipd.pid} at ${eipd.url}, database ${database.name}, ${MODE.name} mode`);
     const admin = await connectClient(database.url);
-    ctx = { mode: MODE, database, admin, eipd, tmp, runs: [], log };
+    ctx = { mode: MODE, database, admin, eipd, eipdEnv, tmp, runs: [], log };
     const want = (id: string) => only === undefined || only.includes(id);
     const b1Pools = [B1_POOL];
     if (want('b1')) rows.push(...(await benchAllocate(ctx, b1Pools)));
@@ -151,7 +159,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   process.stderr.write(
-    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    `bench failed: ${error instanceof BenchSetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
   process.exit(1);
 });

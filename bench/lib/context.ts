@@ -34,6 +34,8 @@ export interface BenchContext {
   /** A plain client on the benchmark database, for setup and resets. */
   admin: pg.Client;
   eipd: ServerProcess;
+  /** The settings `eipd` was started with, for benchmarks that start a variant of it. */
+  eipdEnv: Record<string, string>;
   tmp: string;
   runs: RunRecord[];
   log(message: string): void;

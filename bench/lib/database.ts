@@ -19,13 +19,38 @@ export interface BenchDatabase {
   drop(): Promise<void>;
 }
 
+/** A problem with the benchmark's surroundings, reported by its message alone (no stack). */
+export class BenchSetupError extends Error {}
+
 async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
+  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 10_000 });
   await client.connect();
   try {
     return await work(client);
   } finally {
     await client.end();
+  }
+}
+
+/** ADMIN_URL without its password, for messages. */
+export function describeAdminUrl(): string {
+  const url = new URL(ADMIN_URL);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
+}
+
+/**
+ * Fails with a message that says what to do when the benchmark's PostgreSQL cannot be reached:
+ * every benchmark needs it, and a bare ECONNREFUSED stack says little.
+ */
+export async function checkReachable(): Promise<void> {
+  try {
+    await admin((c) => c.query('SELECT 1'));
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new BenchSetupError(
+      `PostgreSQL is not reachable at ${describeAdminUrl()} (${why}). The benchmarks need a PostgreSQL server on which they may create and drop databases: start one, or point EIPD_BENCH_DATABASE_URL at one.`,
+    );
   }
 }
 
