@@ -12,8 +12,8 @@ import {
   recordEipdAllocation,
 } from './lib/allocation.js';
 import { type BenchContext, httpSide, IDC, pgbenchSide, pgSide, token } from './lib/context.js';
-import { rawRequest } from './lib/http-client.js';
-import { interleave, type LoadResult } from './lib/load.js';
+import { expectStatus, HttpConnection, rawRequest } from './lib/http-client.js';
+import { interleave, type LoadResult, runLoad } from './lib/load.js';
 import { resetAll } from './lib/pools.js';
 import { startEipd } from './lib/processes.js';
 import { perSecond, type Row, throughput } from './lib/report.js';
@@ -24,6 +24,7 @@ const CONCURRENCIES = [8, 32, 64] as const;
 /** The baseline holds one connection per client; eipd holds at most EIPD_DB_POOL_SIZE (10). */
 const DEFAULT_POOL_SIZE = 10;
 const LARGE_POOL = { clients: 32, poolSize: 32 };
+const JIT_WARMUP_REQUESTS = 5000;
 const ORG = '6f1c2a4e-0b7d-4c1e-9a3f-5d2e8b7c6a01';
 const MANY_ORGS = 1000;
 
@@ -176,6 +177,22 @@ async function poolSizeRow(
     logFile: join(ctx.tmp, 'eipd-large-pool.log'),
   });
   try {
+    // The default process has served every B1 run so far; give the new one as many requests to
+    // warm up its JIT before they are compared.
+    const connections = Array.from({ length: LARGE_POOL.clients }, () =>
+      HttpConnection.forUrl(large.url),
+    );
+    await runLoad({
+      concurrency: LARGE_POOL.clients,
+      operations: JIT_WARMUP_REQUESTS,
+      op: async (worker) => {
+        const connection = connections[worker];
+        if (connection === undefined) throw new Error('no connection');
+        await expectStatus(connection, request, 200);
+        return undefined;
+      },
+    });
+    for (const connection of connections) connection.close();
     await resetAll(ctx.admin, pools);
     const side = (name: string, url: string, serverPid: number) =>
       httpSide(ctx, {

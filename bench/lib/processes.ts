@@ -19,6 +19,8 @@ export interface ServerProcess {
   readonly url: string;
   /** Milliseconds from spawn to the ready line. */
   readonly readyAfterMs: number;
+  /** Date.now() when it was spawned, to place its log lines' `time` on the same clock. */
+  readonly spawnedAtEpochMs: number;
   /** The ready line, parsed. */
   readonly readyLine: Record<string, unknown>;
   /** Resident set size now, and its peak, in bytes (from /proc). */
@@ -41,6 +43,7 @@ export async function startServer(options: {
 }): Promise<ServerProcess> {
   const fd = openSync(options.logFile, 'w');
   const spawnedAt = performance.now();
+  const spawnedAtEpochMs = Date.now();
   const child = spawn(process.execPath, options.args, {
     cwd: options.cwd ?? ROOT,
     env: options.env,
@@ -82,6 +85,7 @@ export async function startServer(options: {
     pid,
     url: address,
     readyAfterMs,
+    spawnedAtEpochMs,
     readyLine: ready,
     memory: () => memoryOf(pid),
     async stop() {
