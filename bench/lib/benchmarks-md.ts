@@ -1,5 +1,6 @@
 /** BENCHMARKS.md: the results table, the machine, how to read the figures, every run's details. */
 import type { Mode } from './context.js';
+import { findingsMarkdown } from './findings.js';
 import type { Machine } from './machine.js';
 import { type Row, type RunRecord, resultsTable, runsTable, verdict } from './report.js';
 
@@ -38,7 +39,7 @@ ${resultsTable(rows)}
 Ratios are measured / baseline (for B5: page 1000's median over page 1's). Lines without a goal
 are context: per-concurrency detail, ceilings, extra cases.
 
-${FINDINGS}
+${findingsMarkdown(rows, runs)}
 
 ## How it is measured
 
@@ -71,7 +72,10 @@ const METHOD = `- **Load generator** (\`bench/lib/load.ts\`): closed loop, N wor
   insertAllocated, \`bench/lib/allocation.ts\`), and checked at start to send exactly the
   statements eipd's use case sends. Ceiling: pgbench (C, prepared statements) on a script made
   from the statements eipd sent, the picked free range coming back with \`\\gset\`.
-  "Best concurrency": eipd's best of 8, 32 and 64 clients against the baseline's best.
+  "Best concurrency": eipd's best of 8, 32 and 64 clients against the baseline's best. Then,
+  at 32 clients, the default eipd (a pool of 10 connections) against a second eipd with 32,
+  warmed up with 5,000 requests first; and at eipd's best concurrency, 1,000 organizations
+  against one and an Idempotency-Key on every request against none.
 - **B2** \`GET /v1/elastic-ips/{id}\` on 1,000 EIPs, against \`bench/servers/minimal-get.ts\`:
   Fastify without logging or schemas, eipd's createTokenVerifier and findElasticIp over a pg pool
   of eipd's size (10). The two are checked to answer the same document. Ceilings: a bare
@@ -89,8 +93,8 @@ const METHOD = `- **Load generator** (\`bench/lib/load.ts\`): closed loop, N wor
   one client alternates page 1 and page 1000 (\`limit\` 100, the cursor built with eipd's
   encodeCursor from the 99,900th EIP, checked to be the last page).
 - **B6** VmRSS of the eipd process that served B1 to B5; PGlite start-up from spawning
-  \`node dist/main.js\` to its ready line, demo catalog, on a new and then the same data directory.`;
-
-const FINDINGS = `## What limits the figures
-
-FINDINGS_PLACEHOLDER`;
+  \`node dist/main.js\` to its ready line, demo catalog, on a new and then the same data directory,
+  split into phases by the times of eipd's own log lines ("catalog applied", and the ready
+  line's startupMs, counted from the start of main()).
+- **Profiling**: \`npm run bench:profile -- --op=allocate --clients=32\` runs eipd with
+  --cpu-prof under the same generator and prints its CPU per request and where it goes.`;
