@@ -46,7 +46,7 @@ function b1(rows: readonly Row[], runs: readonly RunRecord[]): string[] {
     '',
     `At ${clients} clients (eipd's best) eipd's process spent ${n(eipdServer)} µs of CPU per allocation and PostgreSQL ${n(eipdPostgres)} µs (the load generator ${n(eipdGenerator)} µs); on the baseline side the pg clients spent ${n(baseClient)} µs per transaction and PostgreSQL ${n(basePostgres)} µs. The machine was busy ${n(eipd.cpu.machine)} % and ${n(base.cpu.machine)} % of 200 % during the two sides.`,
     '',
-    "Both sides send PostgreSQL the same seven round trips (BEGIN; the offering; the quota; the pick of a free range, FOR UPDATE SKIP LOCKED; its update; the insert of the EIP with its event; COMMIT), so PostgreSQL's work per allocation is the same. The generator, the server and PostgreSQL share two cores, so the rate is set by the CPU they spend together per allocation: whatever eipd spends on HTTP, Fastify's routing and hooks, the JSON body and its schema, the token, the log line and the answer is taken from PostgreSQL. If that were all, the ratio would be (PostgreSQL + pg client) / (PostgreSQL + eipd + generator) = " +
+    "Both sides send PostgreSQL the same seven round trips (BEGIN; the offering; the quota; the pick of a free range, FOR UPDATE SKIP LOCKED; its update; the insert of the EIP with its event; COMMIT), so PostgreSQL is asked for the same work per allocation (the CPU it spends on it varies with how many connections it serves at once). The generator, the server and PostgreSQL share two cores, so the rate is set by the CPU they spend together per allocation: whatever eipd spends on HTTP, Fastify's routing and hooks, the JSON body and its schema, the token, the log line and the answer is taken from PostgreSQL. If that were all, the ratio would be (PostgreSQL + pg client) / (PostgreSQL + eipd + generator) = " +
       `${x(predicted)}; it measured ${x(measured)} at that concurrency.`,
     '',
   ];
@@ -59,7 +59,7 @@ function b1(rows: readonly Row[], runs: readonly RunRecord[]): string[] {
     const size = large.label.split('=')[1];
     out.push(
       ratio < 1.05
-        ? `**Not the connection pool.** eipd holds at most \`EIPD_DB_POOL_SIZE\` connections (10 by default) where the baseline holds one per client. A second eipd with ${size} connections, warmed up and taking turns with the default one at ${large.result.concurrency} clients, ran at ${x(ratio)} times its rate: more backends than cores only add context switches and lock waits. The default stays 10 (README, "Connection budget").`
+        ? `**Not the connection pool.** eipd holds at most \`EIPD_DB_POOL_SIZE\` connections (10 by default) where the baseline holds one per client. A second eipd with ${size} connections, warmed up and taking turns with the default one at ${large.result.concurrency} clients, ran at ${x(ratio)} times its rate: more backends than the two cores did not help. The default stays 10 (README, "Connection budget").`
         : `**The connection pool.** eipd holds at most \`EIPD_DB_POOL_SIZE\` connections (10 by default) where the baseline holds one per client. In this run a second eipd with ${size} connections ran at ${x(ratio)} times the default one's rate at ${large.result.concurrency} clients, so the pool did limit eipd here; earlier runs on this machine found no gain, and the default stays 10 (README, "Connection budget") until a quiet run says otherwise.`,
       '',
     );
@@ -105,7 +105,7 @@ const STRUCTURE = [
   '### B3, B4, B5: the data structures',
   '',
   "- **Pool size and fill (B3).** A pool's never-used addresses are a few rows of free ranges; taking an address is an index probe on (pool, lo) for the lowest free range, FOR UPDATE SKIP LOCKED, and an update of that row. A pool 90 % held at random has thousands of free-range rows (one per run of free addresses), an IPv6 /48 as few as a /24, and the probe costs the same in each: the rate does not depend on the pool's size or fill.",
-  '- **One pool or eight (B4).** A new pool is cut into up to 16 stripes, one free-range row each, and concurrent allocations skip the rows others hold, so one pool has no single hot row; the same holds for the baseline transaction at the database.',
+  '- **One pool or eight (B4).** A new pool is cut into up to 16 stripes, one free-range row each, and concurrent allocations skip the rows others hold, so one pool has no single hot row. The line "the same at the database" runs the baseline transaction under the same split, without eipd.',
   "- **Deep pages (B5).** The list is keyset-paginated: the cursor carries the last EIP's (created_at, id), so page 1000 is the same index range scan as page 1, not an OFFSET over 99,900 rows.",
   '',
 ];
@@ -117,7 +117,7 @@ function b6(rows: readonly Row[]): string[] {
   return [
     '### B6: start-up',
     '',
-    `A fresh data directory took ${fresh.measured}; ${fresh.baseline.replace(/^[^:]*: /, '')}. Nearly all of the database part is PGlite creating its cluster (initdb, compiled to WebAssembly and bound by CPU: 2.3 to 3.5 s on this machine when quiet, measured in-process, and several times that while other work competes for the two cores, which is what an earlier run's 22 s were). eipd's own part is small: its migrations take about 0.1 s on a new database and the demo catalog about 0.03 s. Starting from a dump of a freshly initialized cluster (PGlite's \`loadDataDir\`) took 0.7 s instead of 2.3 s in a trial, but it would mean shipping a 4.5 MB binary template tied to the PGlite version, which \`npm start\` (run from source) could not build first; it was left out. An existing data directory took ${existing.measured}; ${existing.baseline.replace(/^[^:]*: /, '')}.`,
+    `A fresh data directory took ${fresh.measured}; ${fresh.baseline.replace(/^[^:]*: /, '')}. Nearly all of the database part is PGlite creating its cluster (initdb, compiled to WebAssembly and bound by CPU: 2.3 to 3.5 s on this machine when quiet, measured in-process, and several times that while other work competes for the two cores, which explains the 22 s of an earlier run on the busy machine). eipd's own part is small: its migrations take about 0.1 s on a new database and the demo catalog about 0.03 s. Starting from a dump of a freshly initialized cluster (PGlite's \`loadDataDir\`) took 0.7 s instead of 2.3 s in a trial, but it would mean shipping a 4.5 MB binary template tied to the PGlite version, which \`npm start\` (run from source) could not build first; it was left out. An existing data directory took ${existing.measured}; ${existing.baseline.replace(/^[^:]*: /, '')}.`,
     '',
   ];
 }
