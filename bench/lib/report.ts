@@ -56,18 +56,21 @@ function markdownTable(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
+const RESULT_HEADER = ['benchmark', 'measured', 'baseline', 'ratio', 'goal', 'result'];
+
+function resultCells(r: Row): string[] {
+  return [
+    r.benchmark,
+    r.measured,
+    r.baseline,
+    r.ratio === undefined ? '' : r.ratio.toFixed(2),
+    goalText(r.goal),
+    verdict(r),
+  ];
+}
+
 export function resultsTable(rows: readonly Row[]): string {
-  return markdownTable(
-    ['benchmark', 'measured', 'baseline', 'ratio', 'goal', 'result'],
-    rows.map((r) => [
-      r.benchmark,
-      r.measured,
-      r.baseline,
-      r.ratio === undefined ? '' : r.ratio.toFixed(2),
-      goalText(r.goal),
-      verdict(r),
-    ]),
-  );
+  return markdownTable(RESULT_HEADER, rows.map(resultCells));
 }
 
 export function runsTable(runs: readonly RunRecord[]): string {
@@ -104,17 +107,7 @@ export function runsTable(runs: readonly RunRecord[]): string {
 
 /** A console rendering of the results table, aligned in columns. */
 export function consoleTable(rows: readonly Row[]): string {
-  const cells = [
-    ['benchmark', 'measured', 'baseline', 'ratio', 'goal', 'result'],
-    ...rows.map((r) => [
-      r.benchmark,
-      r.measured,
-      r.baseline,
-      r.ratio === undefined ? '' : r.ratio.toFixed(2),
-      goalText(r.goal),
-      verdict(r),
-    ]),
-  ];
+  const cells = [RESULT_HEADER, ...rows.map(resultCells)];
   const widths = cells[0]?.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells
     .map((row) => row.map((cell, i) => cell.padEnd(widths?.[i] ?? 0)).join('  '))
