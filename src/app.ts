@@ -27,6 +27,7 @@ import {
   loadOpenApi,
   type OpenApiDocument,
 } from './http/openapi.js';
+import { OneLinePerRequest } from './http/request-log.js';
 import type { RouteContext } from './http/routes/handler.js';
 import { operationHandlers } from './http/routes/index.js';
 import { compileQueryValidator, createAjv } from './http/validation.js';
@@ -59,6 +60,7 @@ export function buildApp(deps: AppDependencies): {
   const authenticateOperator = operatorAuthHook(deps.verifier, deps.adminScope ?? 'eip:admin');
   const app = Fastify({
     logger: deps.logger,
+    logController: new OneLinePerRequest(),
     bodyLimit: deps.bodyLimitBytes,
     requestTimeout: deps.requestTimeoutMs ?? 30_000,
     // A caller's own X-Request-Id is kept when it is sane, so that their logs and ours line up.

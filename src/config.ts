@@ -107,10 +107,10 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   // A misspelt setting (EIPD_PROT) would otherwise be silently ignored. EIPD_TEST_* belong to the
-  // test suites.
+  // test suites, EIPD_BENCH_* to the benchmarks.
   const known = new Set(Object.keys(schema.shape));
   const unknown = Object.keys(env)
-    .filter((k) => k.startsWith('EIPD_') && !k.startsWith('EIPD_TEST_') && !known.has(k))
+    .filter((k) => k.startsWith('EIPD_') && !/^EIPD_(TEST|BENCH)_/.test(k) && !known.has(k))
     .map((k) => `${k}: not a setting of eipd (misspelt?)`);
   const parsed = schema.safeParse(env);
   const issues = parsed.success

@@ -13,6 +13,7 @@ import { DataDirInUseError } from './db/data-dir-lock.js';
 import { DatabaseUnavailableError } from './db/errors.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/open.js';
+import { batchedStdout } from './log-destination.js';
 import { schedulePruning } from './maintenance/retention.js';
 
 export const DEMO_CATALOG = fileURLToPath(new URL('../config/demo-catalog.yaml', import.meta.url));
@@ -40,7 +41,11 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     isDraining: () => stopping,
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization'],
+      stream: batchedStdout(),
+    },
   });
   try {
     const migrations = await migrate(db);

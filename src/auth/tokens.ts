@@ -15,6 +15,7 @@ import {
   SignJWT,
 } from 'jose';
 import { isUuid } from '../uuid.js';
+import { createVerifiedTokens } from './verified-tokens.js';
 
 export interface AuthSettings {
   /** Shared secret for HS256/HS384/HS512 (whichever are listed in `algorithms`). */
@@ -398,6 +399,8 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
 
   const orgClaim = settings.orgClaim;
   const adminScope = settings.adminScope;
+  const clockTolerance = settings.clockToleranceSeconds ?? 0;
+  const verified = createVerifiedTokens(clockTolerance);
 
   async function verifyToken(token: string): Promise<VerifyOutcome> {
     let alg: unknown;
@@ -413,7 +416,7 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
       algorithms: [alg],
       issuer: settings.issuer,
       audience: settings.audience,
-      clockTolerance: settings.clockToleranceSeconds ?? 0,
+      clockTolerance,
       // A token without exp would be valid forever; this control plane does not accept those.
       requiredClaims: ['exp'],
     };
@@ -432,7 +435,9 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
       const outcome = await attempt(token, key, options);
       if (outcome.result === 'ok') {
         if (!acceptableSubject(outcome.payload.sub)) return { ok: false, failure: 'invalid' };
-        return { ok: true, principal: toPrincipal(outcome.payload, orgClaim, adminScope) };
+        const principal = Object.freeze(toPrincipal(outcome.payload, orgClaim, adminScope));
+        verified.remember(token, principal, outcome.payload.exp);
+        return { ok: true, principal };
       }
       if (outcome.result === 'expired') sawExpired = true;
     }
@@ -445,6 +450,8 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
       if (typeof authorizationHeader !== 'string') return INVALID;
       const token = extractBearerToken(authorizationHeader);
       if (token === null) return INVALID;
+      const known = verified.get(token);
+      if (known !== undefined) return { ok: true, principal: known };
       try {
         return await verifyToken(token);
       } catch {

@@ -97,6 +97,15 @@ export function openPostgres(settings: PostgresSettings): Database {
    */
   const checkout = async (deadline: number): Promise<pg.PoolClient> => {
     const waitMs = Math.max(0, Math.min(settings.connectTimeoutMs, deadline - performance.now()));
+    if (waitMs >= settings.connectTimeoutMs) {
+      // The usual case: the pool's own connectionTimeoutMillis is exactly this bound, and
+      // it cancels the wait itself, without a timer and a race of our own per operation.
+      try {
+        return await pool.connect();
+      } catch (error) {
+        throw new DatabaseUnavailableError(error);
+      }
+    }
     const pending = pool.connect();
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {

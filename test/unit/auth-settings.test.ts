@@ -128,6 +128,7 @@ describe('configuration', () => {
         e.problems.includes('EIPD_PROT: not a setting of eipd (misspelt?)'),
     );
     assert.equal(loadConfig({ EIPD_TEST_DATABASE_URL: 'postgres://x' }).port, 8080);
+    assert.equal(loadConfig({ EIPD_BENCH_DATABASE_URL: 'postgres://x' }).port, 8080);
   });
 
   test('a DATABASE_URL that is not PostgreSQL is refused', () => {
