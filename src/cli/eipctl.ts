@@ -7,16 +7,19 @@
  */
 import { eipctl } from './eipctl/main.js';
 
-const controller = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => controller.abort(new Error(`stopped by ${signal}`)));
+function untilStopped(): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => controller.abort(new Error(`stopped by ${signal}`)));
+  }
+  return controller.signal;
 }
 
 eipctl(process.argv.slice(2), {
   out: process.stdout,
   err: process.stderr,
   env: process.env,
-  signal: controller.signal,
+  untilStopped,
 }).then(
   // Exit at once: idle keep-alive sockets must not hold the command open. Writes to pipes and
   // files are synchronous on Linux and macOS, so nothing printed is lost.

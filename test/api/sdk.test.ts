@@ -227,6 +227,25 @@ describe('eipd/sdk', () => {
     assert.equal(unauthorized.reason, 'Invalid access token.');
   });
 
+  test('requests that disagree with openapi/ do not compile', () => {
+    const sdk = createEipdClient({ baseUrl: url });
+    // Never called: these lines are checked by the type checker (npm run typecheck), which fails
+    // if any of them compiles, i.e. if the SDK's types stopped following the document.
+    const calls = [
+      // @ts-expect-error count is an integer, not a string
+      () => sdk.allocate({ idc: 's-east', product: 'eip.s', name: 'x', count: '2' }),
+      // @ts-expect-error a misspelt field (ipaddress) is not in elasticIPAllocateReq
+      () => sdk.allocate({ idc: 's-east', product: 'eip.s', name: 'x', count: 1, ipaddress: '' }),
+      // @ts-expect-error name is required
+      () => sdk.allocate({ idc: 's-east', product: 'eip.s', count: 1 }),
+      // @ts-expect-error deleted is not a status
+      () => sdk.listPage({ status: 'deleted' }),
+      // @ts-expect-error instanceType is baremetal or container
+      () => sdk.associate('id', { instanceID: 'i', instanceType: 'vm' }),
+    ];
+    assert.equal(calls.length, 5);
+  });
+
   test('the SDK error codes are the server catalogue codes', () => {
     const server = new Map(Object.values(ERRORS).map((e) => [e.code, e.status]));
     for (const [name, code] of Object.entries(ERROR_CODES)) {

@@ -37,8 +37,11 @@ export interface Io {
   out: Writable;
   err: Writable & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
-  /** Aborted on SIGINT/SIGTERM, for commands that run until stopped. */
-  signal: AbortSignal;
+  /**
+   * For commands that run until stopped: a signal aborted on SIGINT/SIGTERM, which then no longer
+   * end the process (other commands keep the default: the signal ends them at once).
+   */
+  untilStopped(): AbortSignal;
 }
 
 type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };

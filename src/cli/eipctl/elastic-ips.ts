@@ -225,7 +225,14 @@ async function allocate(io: Io, args: string[]): Promise<number> {
     if (batches > 1) context.progress.update(`allocated ${ids.length}/${count}`, batch === batches);
   }
   context.progress.done();
-  return show(context, await details(context, client, ids), false);
+  let eips: ElasticIP[];
+  try {
+    eips = await details(context, client, ids);
+  } catch (error) {
+    io.err.write(`allocated ${ids.join(' ')}, but reading them back failed:\n`);
+    throw error;
+  }
+  return show(context, eips, false);
 }
 
 /** The allocated elastic IPs in full (allocate answers only ids), in allocation order. */

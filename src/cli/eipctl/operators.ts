@@ -136,13 +136,14 @@ export async function runEvents(io: Io, args: string[]): Promise<number> {
   if (flags.boolean('from-now')) cursor = (await client.associations()).cursor;
 
   if (flags.boolean('follow')) {
+    const stopped = io.untilStopped();
     if (context.format === 'table') context.out.write(fixedRow(EVENT_HEADERS, EVENT_WIDTHS));
     try {
       for await (const { event } of client.followEvents({
         ...(cursor === undefined ? {} : { cursor }),
         limit,
         pollIntervalMs: interval * 1000,
-        signal: io.signal,
+        signal: stopped,
       })) {
         context.out.write(
           context.format === 'json'
@@ -152,7 +153,7 @@ export async function runEvents(io: Io, args: string[]): Promise<number> {
       }
     } catch (error) {
       // Stopped by SIGINT/SIGTERM: the normal end of a follow.
-      if (io.signal.aborted) return 0;
+      if (stopped.aborted) return 0;
       throw error;
     }
   }
