@@ -324,6 +324,24 @@ describe('eipctl against a live eipd', () => {
     );
     const held = await okJson<ElasticIP[]>(['elastic-ips', 'list', '--name', 'bulk']);
     assert.deepEqual(held.map((e) => e.id).sort(), [...ids].sort());
+
+    // A bulk allocation that fails part way prints what it got and how to resume.
+    const partial = await eipctl([
+      'elastic-ips',
+      'allocate',
+      '--idc=e2e-east',
+      '--product=eip.tiny',
+      '--name=partial',
+      '--count=3',
+      '--batch-size=1',
+      '--idempotency-key=partial-1',
+      '-o',
+      'json',
+    ]);
+    assert.equal(partial.code, 7, partial.stderr);
+    const got = JSON.parse(partial.stdout) as ElasticIP[];
+    assert.deepEqual(got.map((e) => e.ipAddress).sort(), ['192.0.2.8', '192.0.2.9']);
+    assert.match(partial.stderr, /allocated 2 of 3 .* --idempotency-key partial-1 /);
   });
 
   test('events --follow prints events as they commit until stopped', async () => {

@@ -66,10 +66,13 @@ export async function runElasticIps(io: Io, args: string[]): Promise<number> {
       return byId(io, rest, 'disassociate <id>', (c, id) => c.disassociate(id));
     case 'release':
       return byId(io, rest, 'release <id>', (c, id) => c.release(id));
-    case undefined:
     case 'help':
+    case '--help':
+    case '-h':
       io.out.write(ELASTIC_IPS_USAGE);
-      return sub === undefined ? 2 : 0;
+      return 0;
+    case undefined:
+      throw new UsageError('missing command', ELASTIC_IPS_USAGE);
     default:
       throw new UsageError(`unknown command elastic-ips ${sub}`, ELASTIC_IPS_USAGE);
   }
