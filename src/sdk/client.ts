@@ -115,9 +115,10 @@ export function createEipdClient(options: EipdClientOptions) {
       async () => {
         const timeout = AbortSignal.timeout(timeoutMs);
         const signal = userSignal === undefined ? timeout : AbortSignal.any([userSignal, timeout]);
+        const requestHeaders = await headers();
         let answer: Answer<T>;
         try {
-          answer = await send({ signal, headers: await headers() });
+          answer = await send({ signal, headers: requestHeaders });
         } catch (error) {
           if (userSignal?.aborted) throw userSignal.reason;
           throw networkError(options.baseUrl, error, timeout.aborted);
