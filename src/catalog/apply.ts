@@ -37,6 +37,8 @@ export async function applyCatalog(
   db: Database,
   doc: CatalogDocument,
   source: string,
+  /** Called after each pool is written (large catalogs take a while). */
+  onPool?: (done: number, total: number) => void,
 ): Promise<ApplySummary> {
   return db.transaction(
     async (tx) => {
@@ -81,13 +83,14 @@ export async function applyCatalog(
       const ordered = [...catalog.pools].sort((a, b) =>
         a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
       );
-      for (const pool of ordered) {
+      for (const [i, pool] of ordered.entries()) {
         if (known.has(pool.name)) {
           if (await updatePool(tx, pool)) summary.poolsUpdated.push(pool.name);
         } else {
           await insertPool(tx, pool);
           summary.poolsAdded.push(pool.name);
         }
+        onPool?.(i + 1, ordered.length);
       }
       summary.quotasSet = await applyQuotas(tx, catalog.quotas);
       return summary;

@@ -1,0 +1,93 @@
+/**
+ * `token`: mints a bearer token with the configured HS256 secret (EIPD_JWT_SECRET, or the data
+ * directory's generated demo secret). Shared by `eipd token` and `eipctl token`.
+ */
+import { parseArgs } from 'node:util';
+import { resolveAuth } from '../auth/settings.js';
+import { mintToken } from '../auth/tokens.js';
+import { loadConfig } from '../config.js';
+import { isUuid } from '../uuid.js';
+
+export const tokenUsage = (
+  prog: string,
+): string => `usage: ${prog} token --org <uuid> [--sub <name>] [--ttl <seconds>] [--admin]
+
+Mints a bearer token signed with EIPD_JWT_SECRET (or, without it and without DATABASE_URL, the
+secret generated in EIPD_DATA_DIR). --admin adds the operator scope (EIPD_ADMIN_SCOPE); --org may
+then be omitted.
+`;
+
+/** Longer-lived tokens are a standing risk; a year is already generous for a script. */
+const MAX_TTL_SECONDS = 366 * 24 * 3600;
+
+/** Runs the command; resolves with the exit code (2: bad usage or no secret). */
+export async function runTokenCommand(args: string[], prog = 'eipd'): Promise<number> {
+  let parsed: ReturnType<typeof parseTokenArgs>;
+  try {
+    parsed = parseTokenArgs(args);
+  } catch (error) {
+    process.stderr.write(
+      `${prog} token: ${error instanceof Error ? error.message : String(error)}\n${tokenUsage(prog)}`,
+    );
+    return 2;
+  }
+  return mint(parsed.values, prog);
+}
+
+function parseTokenArgs(args: string[]) {
+  return parseArgs({
+    args,
+    options: {
+      org: { type: 'string' },
+      sub: { type: 'string' },
+      ttl: { type: 'string', default: '3600' },
+      admin: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+}
+
+async function mint(
+  values: ReturnType<typeof parseTokenArgs>['values'],
+  prog: string,
+): Promise<number> {
+  if (values.help) {
+    process.stdout.write(tokenUsage(prog));
+    return 0;
+  }
+  if (values.org === undefined && !values.admin) {
+    process.stderr.write(`${prog} token: --org is required\n${tokenUsage(prog)}`);
+    return 2;
+  }
+  if (values.org !== undefined && !isUuid(values.org)) {
+    process.stderr.write(`${prog} token: --org must be an organization uuid\n`);
+    return 2;
+  }
+  if (!/^\d+$/.test(values.ttl) || Number(values.ttl) < 1 || Number(values.ttl) > MAX_TTL_SECONDS) {
+    process.stderr.write(
+      `${prog} token: --ttl must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS}\n`,
+    );
+    return 2;
+  }
+  const config = loadConfig(process.env);
+  const auth = await resolveAuth(config);
+  if (auth.signingSecret === undefined) {
+    process.stderr.write(
+      `${prog} token: no HS256 secret is configured (EIPD_JWT_SECRET); tokens for public-key setups come from your identity provider\n`,
+    );
+    return 2;
+  }
+  const jwt = await mintToken({
+    secret: auth.signingSecret,
+    ttlSeconds: Number(values.ttl),
+    orgClaim: config.auth.orgClaim,
+    ...(values.org === undefined ? {} : { orgId: values.org }),
+    ...(values.sub === undefined ? {} : { subject: values.sub }),
+    ...(values.admin ? { scope: config.auth.adminScope } : {}),
+    ...(config.auth.issuer === undefined ? {} : { issuer: config.auth.issuer }),
+    ...(config.auth.audience === undefined ? {} : { audience: config.auth.audience }),
+  });
+  process.stdout.write(`${jwt}\n`);
+  return 0;
+}
