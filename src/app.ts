@@ -12,6 +12,7 @@ import Fastify, {
 import type { TokenVerifier } from './auth/tokens.js';
 import type { Database } from './db/database.js';
 import { createReadiness } from './health.js';
+import { registerApiDocs } from './http/api-docs.js';
 import { operatorAuthHook, tenantAuthHook } from './http/auth.js';
 import { checkBodyShape, refuseBody } from './http/body-shape.js';
 import {
@@ -30,6 +31,7 @@ import {
 import type { RouteContext } from './http/routes/handler.js';
 import { operationHandlers } from './http/routes/index.js';
 import { compileQueryValidator, createAjv } from './http/validation.js';
+import { installMetrics } from './observability/metrics.js';
 
 export interface AppDependencies {
   db: Database;
@@ -44,6 +46,8 @@ export interface AppDependencies {
   adminScope?: string;
   /** True once SIGTERM arrived: /readyz answers 503 so that load balancers stop routing here. */
   isDraining?: () => boolean;
+  /** Serve GET /metrics (EIPD_METRICS); default true. */
+  metrics?: boolean;
   /** Fastify/pino logger options; false in tests. */
   logger: FastifyServerOptions['logger'];
 }
@@ -100,6 +104,10 @@ export function buildApp(deps: AppDependencies): {
     reply.header('X-Request-Id', request.id);
   });
   app.setNotFoundHandler(answerRouteNotFound);
+  if (deps.metrics ?? true) {
+    installMetrics(app, { db: deps.db, quarantineSeconds: deps.quarantineSeconds ?? 3600 });
+  }
+  registerApiDocs(app, document);
 
   const ctx: RouteContext = {
     db: deps.db,
@@ -128,6 +136,7 @@ export function buildApp(deps: AppDependencies): {
     app.route({
       method: operation.method,
       url: operation.routePath,
+      config: { operationId: operation.operationId },
       schema: {
         ...(bodySchema === undefined ? {} : { body: bodySchema }),
         querystring: operation.querySchema,
