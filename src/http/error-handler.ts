@@ -17,8 +17,8 @@ import {
 } from '../errors.js';
 import { NotReadyError } from '../health.js';
 import { printable } from '../text.js';
-import type { JsonSchema } from './openapi.js';
 import { WRONG_MEDIA_TYPE } from './json-body.js';
+import type { JsonSchema } from './openapi.js';
 import { UnreadableBodyError } from './request-errors.js';
 import { toValidationDetails } from './validation.js';
 
