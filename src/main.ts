@@ -14,6 +14,7 @@ import { DatabaseUnavailableError } from './db/errors.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/open.js';
 import { schedulePruning } from './maintenance/retention.js';
+import { loggerOptions } from './observability/logging.js';
 
 export const DEMO_CATALOG = fileURLToPath(new URL('../config/demo-catalog.yaml', import.meta.url));
 const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
@@ -40,7 +41,8 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     isDraining: () => stopping,
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    metrics: config.metrics,
+    logger: loggerOptions(config.logLevel),
   });
   try {
     const migrations = await migrate(db);

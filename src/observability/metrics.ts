@@ -175,15 +175,24 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions): M
     },
   });
 
-  const poolStats = options.db.poolStats?.bind(options.db);
+  const connectionPool = options.db.poolStats?.bind(options.db);
+  // Read after this scrape's utilization reading is over, so that the scrape does not count the
+  // connection it borrowed itself.
+  const poolStats =
+    connectionPool === undefined
+      ? undefined
+      : async () => {
+          await reading();
+          return connectionPool();
+        };
   if (poolStats !== undefined) {
     new Gauge({
       name: 'eipd_db_pool_connections',
       help: 'PostgreSQL connections of this process by state: total (open), idle, busy.',
       labelNames: ['state'] as const,
       registers: [registry],
-      collect() {
-        const s = poolStats();
+      async collect() {
+        const s = await poolStats();
         this.set({ state: 'total' }, s.total);
         this.set({ state: 'idle' }, s.idle);
         this.set({ state: 'busy' }, s.total - s.idle);
@@ -193,16 +202,16 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions): M
       name: 'eipd_db_pool_waiting',
       help: 'Operations waiting for a PostgreSQL connection.',
       registers: [registry],
-      collect() {
-        this.set(poolStats().waiting);
+      async collect() {
+        this.set((await poolStats()).waiting);
       },
     });
     new Gauge({
       name: 'eipd_db_pool_max',
       help: 'The most PostgreSQL connections this process opens (EIPD_DB_POOL_SIZE).',
       registers: [registry],
-      collect() {
-        this.set(poolStats().max);
+      async collect() {
+        this.set((await poolStats()).max);
       },
     });
   }

@@ -2,7 +2,7 @@
  * An eipd app on a throwaway database with a catalog of the test's choosing, driven with inject().
  */
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { createTokenVerifier, mintToken } from '../../src/auth/tokens.js';
 import { applyCatalog } from '../../src/catalog/apply.js';
@@ -28,6 +28,10 @@ export async function startTestApp(options: {
   catalog?: string;
   maxAllocateCount?: number;
   quarantineSeconds?: number;
+  /** Logger options (to capture the log lines); no logging when omitted. */
+  logger?: FastifyServerOptions['logger'];
+  /** Serve /metrics (default true, as EIPD_METRICS). */
+  metrics?: boolean;
 }): Promise<TestApp> {
   const database = await createDatabase(options.backend);
   try {
@@ -53,7 +57,8 @@ export async function startTestApp(options: {
         ? {}
         : { quarantineSeconds: options.quarantineSeconds }),
       bodyLimitBytes: 1024 * 1024,
-      logger: false,
+      logger: options.logger ?? false,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     });
     await app.ready();
     return {
