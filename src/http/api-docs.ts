@@ -52,7 +52,14 @@ export function registerApiDocs(app: FastifyInstance, document: OpenApiDocument)
       staticCSP: DOCS_CSP,
       // No badge fetched from validator.swagger.io: the page talks to this origin only.
       validatorUrl: false,
-      uiConfig: { deepLinking: true, docExpansion: 'list', tryItOutEnabled: false },
+      theme: { title: 'eipd API docs' },
+      // BaseLayout: no top bar (a third-party logo and a box to load any other document).
+      uiConfig: {
+        layout: 'BaseLayout',
+        deepLinking: true,
+        docExpansion: 'list',
+        tagsSorter: 'alpha',
+      },
     });
   });
 }
