@@ -39,11 +39,11 @@ describe('API docs', () => {
     // Try-it-out requests go to this server, never to the provider's host.
     assert.deepEqual(doc.servers, [{ url: '/' }]);
     // The configured limit, as validation applies it.
-    assert.deepEqual(doc.components.schemas.elasticIPAllocateReq?.properties.count, {
-      ...(expected.components.schemas.elasticIPAllocateReq?.properties as Record<string, object>)
-        .count,
-      maximum: 7,
-    });
+    assert.equal(
+      (doc.components.schemas.elasticIPAllocateReq?.properties.count as { maximum?: number })
+        ?.maximum,
+      7,
+    );
   });
 
   test('/docs is served without a token, with a same-origin Content-Security-Policy', async () => {
