@@ -135,45 +135,51 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions): M
       this.set((await reading()) === undefined ? 0 : 1);
     },
   });
-  new Gauge({
-    name: 'eipd_pool_addresses',
-    help: 'Addresses of each pool by state: usable, used, quarantined, free.',
-    labelNames: ['pool', 'idc', 'state'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const row of (await reading()) ?? []) {
-        for (const state of ['usable', 'used', 'quarantined', 'free'] as const) {
-          this.set({ pool: row.name, idc: row.idc, state }, Number(row[state]));
+  /** A gauge with series per pool, rebuilt from the reading at every scrape. */
+  const perPool = (
+    name: string,
+    help: string,
+    samples: (row: PoolUsageRow) => [Record<string, string>, number][],
+    extraLabels: string[] = [],
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pool', 'idc', ...extraLabels],
+      registers: [registry],
+      async collect() {
+        // Pools removed from the catalog (or an unreachable database) leave no stale series.
+        this.reset();
+        for (const row of (await reading()) ?? []) {
+          for (const [labels, value] of samples(row)) {
+            this.set({ pool: row.name, idc: row.idc, ...labels }, value);
+          }
         }
-      }
+      },
+    });
+  perPool(
+    'eipd_pool_addresses',
+    'Addresses of each pool by state: usable, used, quarantined, free.',
+    (row) =>
+      (['usable', 'used', 'quarantined', 'free'] as const).map((state) => [
+        { state },
+        Number(row[state]),
+      ]),
+    ['state'],
+  );
+  perPool(
+    'eipd_pool_utilization_ratio',
+    'Used addresses of each pool divided by its usable addresses (0 when it has none).',
+    (row) => {
+      const usable = Number(row.usable);
+      return [[{}, usable > 0 ? Number(row.used) / usable : 0]];
     },
-  });
-  new Gauge({
-    name: 'eipd_pool_utilization_ratio',
-    help: 'Used addresses of each pool divided by its usable addresses (0 when it has none).',
-    labelNames: ['pool', 'idc'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const row of (await reading()) ?? []) {
-        const usable = Number(row.usable);
-        this.set({ pool: row.name, idc: row.idc }, usable > 0 ? Number(row.used) / usable : 0);
-      }
-    },
-  });
-  new Gauge({
-    name: 'eipd_pool_enabled',
-    help: '1 when the pool hands out addresses, 0 when an operator disabled it.',
-    labelNames: ['pool', 'idc'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const row of (await reading()) ?? []) {
-        this.set({ pool: row.name, idc: row.idc }, row.enabled ? 1 : 0);
-      }
-    },
-  });
+  );
+  perPool(
+    'eipd_pool_enabled',
+    '1 when the pool hands out addresses, 0 when an operator disabled it.',
+    (row) => [[{}, row.enabled ? 1 : 0]],
+  );
 
   const connectionPool = options.db.poolStats?.bind(options.db);
   // Read after this scrape's utilization reading is over, so that the scrape does not count the

@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { buildApp } from '../../src/app.js';
-import { createTokenVerifier, mintToken } from '../../src/auth/tokens.js';
-import type { Database } from '../../src/db/database.js';
+import { mintToken } from '../../src/auth/tokens.js';
 import { loggableUrl, loggerOptions, REDACTED } from '../../src/observability/logging.js';
 import {
   allocateBody,
   BASIC_CATALOG,
+  buildTestApp,
+  fakeDatabase,
   startTestApp,
   TEST_SECRET,
   type TestApp,
@@ -131,29 +131,10 @@ describe('logs of a 500', () => {
     const fail = async (): Promise<never> => {
       throw new Error('relation "elastic_ips" does not exist');
     };
-    const broken: Database = {
-      kind: 'postgres',
-      query: fail,
-      exec: fail,
-      transaction: fail,
-      close: async () => {},
-    };
-    const verifier = await createTokenVerifier({
-      hs256Secret: TEST_SECRET,
-      publicKeyPems: [],
-      algorithms: ['HS256'],
-      orgClaim: 'orgId',
-      adminScope: 'eip:admin',
-    });
-    const { app } = buildApp({
-      db: broken,
-      verifier,
-      maxAllocateCount: 100,
-      bodyLimitBytes: 1024 * 1024,
+    const app = await buildTestApp(fakeDatabase(fail), {
       metrics: false,
       logger: loggerOptions('info', log.stream),
     });
-    await app.ready();
     try {
       const token = await mintToken({
         secret: TEST_SECRET,

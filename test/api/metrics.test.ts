@@ -6,11 +6,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { buildApp } from '../../src/app.js';
-import { createTokenVerifier } from '../../src/auth/tokens.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import type { Database } from '../../src/db/database.js';
-import { startTestApp, TEST_SECRET, type TestApp } from '../support/app.js';
+import { buildTestApp, fakeDatabase, startTestApp, type TestApp } from '../support/app.js';
 import { BACKENDS } from '../support/databases.js';
 import { parsePrometheus, type Sample, sampleValue } from '../support/prometheus.js';
 
@@ -170,28 +167,7 @@ describe('metrics when the database does not answer', () => {
       readings += 1;
       return new Promise<never>(() => {});
     };
-    const silent: Database = {
-      kind: 'postgres',
-      query: hang,
-      exec: hang,
-      transaction: hang,
-      close: async () => {},
-    };
-    const verifier = await createTokenVerifier({
-      hs256Secret: TEST_SECRET,
-      publicKeyPems: [],
-      algorithms: ['HS256'],
-      orgClaim: 'orgId',
-      adminScope: 'eip:admin',
-    });
-    const { app } = buildApp({
-      db: silent,
-      verifier,
-      maxAllocateCount: 100,
-      bodyLimitBytes: 1024 * 1024,
-      logger: false,
-    });
-    await app.ready();
+    const app = await buildTestApp(fakeDatabase(hang));
     try {
       const samples = await scrape({ app });
       assert.equal(sampleValue(samples, 'eipd_database_up'), 0);
