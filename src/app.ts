@@ -31,7 +31,8 @@ import {
 import type { RouteContext } from './http/routes/handler.js';
 import { operationHandlers } from './http/routes/index.js';
 import { compileQueryValidator, createAjv } from './http/validation.js';
-import { installMetrics } from './observability/metrics.js';
+import { logCompletionOutsideRoutes } from './observability/logging.js';
+import { installMetrics, type Metrics } from './observability/metrics.js';
 
 export interface AppDependencies {
   db: Database;
@@ -61,6 +62,7 @@ export function buildApp(deps: AppDependencies): {
   const document = loadOpenApi({ maxAllocateCount: deps.maxAllocateCount });
   const authenticate = tenantAuthHook(deps.verifier);
   const authenticateOperator = operatorAuthHook(deps.verifier, deps.adminScope ?? 'eip:admin');
+  let metrics: Metrics | undefined;
   const app = Fastify({
     logger: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
@@ -76,14 +78,18 @@ export function buildApp(deps: AppDependencies): {
     return503OnClosing: false,
     clientErrorHandler: answerMalformedHttp,
     // Ids the router refuses before any route runs (see answerRouterRefusal).
-    frameworkErrors: (error, request, reply) =>
+    frameworkErrors: (error, request, reply) => {
+      // Answered before any route or hook runs: their completion is logged and counted here.
+      logCompletionOutsideRoutes(reply as unknown as FastifyReply);
+      metrics?.observeOutsideRoutes(request as FastifyRequest, reply as unknown as FastifyReply);
       answerRouterRefusal(
         error,
         request as FastifyRequest,
         reply as unknown as FastifyReply,
         authenticate,
         authenticateOperator,
-      ),
+      );
+    },
   });
 
   // Our own Ajv (strict, no coercion, no defaults, all errors) validates every request body.
@@ -105,7 +111,10 @@ export function buildApp(deps: AppDependencies): {
   });
   app.setNotFoundHandler(answerRouteNotFound);
   if (deps.metrics ?? true) {
-    installMetrics(app, { db: deps.db, quarantineSeconds: deps.quarantineSeconds ?? 3600 });
+    metrics = installMetrics(app, {
+      db: deps.db,
+      quarantineSeconds: deps.quarantineSeconds ?? 3600,
+    });
   }
   registerApiDocs(app, document);
 

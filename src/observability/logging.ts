@@ -7,7 +7,7 @@
  * logged, and a URL that carries a token (a JWT pasted in a path, `?access_token=`) is logged with
  * the token masked.
  */
-import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -86,4 +86,18 @@ export function loggerOptions(
     serializers: { req: serializeRequest },
     ...(stream === undefined ? {} : { stream }),
   };
+}
+
+/**
+ * The `request completed` line Fastify writes for routed requests, for an answer given outside
+ * any route (the router's refusals), where Fastify logs the request but not its completion.
+ */
+export function logCompletionOutsideRoutes(reply: FastifyReply): void {
+  const startedAt = performance.now();
+  reply.raw.once('finish', () =>
+    reply.log.info(
+      { res: reply, responseTime: performance.now() - startedAt },
+      'request completed',
+    ),
+  );
 }

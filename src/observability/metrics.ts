@@ -94,6 +94,11 @@ function cachedPoolReading(options: MetricsOptions): () => Promise<PoolUsageRow[
 
 export interface Metrics {
   registry: Registry;
+  /**
+   * Counts an answer given outside any route (the router's refusals, see answerRouterRefusal),
+   * which no hook sees.
+   */
+  observeOutsideRoutes(request: FastifyRequest, reply: FastifyReply): void;
 }
 
 /** Registers the recording hooks and GET /metrics on `app`. One registry per app. */
@@ -227,11 +232,11 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions): M
   app.addHook('onError', async (request, _reply, error) => {
     failures.set(request, error);
   });
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+  const record = (request: FastifyRequest, reply: FastifyReply, seconds: number) => {
     const operation = operationOf(request);
     const status = reply.statusCode;
     requests.inc({ operation, method: request.method, status: String(status) });
-    duration.observe({ operation, method: request.method }, reply.elapsedTime / 1000);
+    duration.observe({ operation, method: request.method }, seconds);
     if (operation !== 'allocateElasticIP') return;
     const outcome = allocationOutcome(
       status,
@@ -243,11 +248,22 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions): M
       const body = request.body as { idc: string; product: string; count: number };
       allocatedAddresses.inc({ idc: body.idc, product: body.product }, body.count);
     }
-  });
+  };
+  app.addHook('onResponse', async (request, reply) =>
+    record(request, reply, reply.elapsedTime / 1000),
+  );
 
   app.get('/metrics', { config: { operationId: 'metrics' } }, async (_request, reply) => {
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
   });
-  return { registry };
+  return {
+    registry,
+    observeOutsideRoutes(request, reply) {
+      const startedAt = performance.now();
+      reply.raw.once('finish', () =>
+        record(request, reply, (performance.now() - startedAt) / 1000),
+      );
+    },
+  };
 }

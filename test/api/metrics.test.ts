@@ -84,6 +84,12 @@ for (const backend of BACKENDS) {
       for (const path of ['/no/such/route', '/another/one']) {
         assert.equal((await t.app.inject({ method: 'GET', url: path })).statusCode, 404);
       }
+      // Refused by the router itself (a segment over its maxParamLength), before any route runs.
+      const refused = await t.app.inject({
+        method: 'GET',
+        url: `/v1/elastic-ips/${'x'.repeat(101)}`,
+      });
+      assert.equal(refused.statusCode, 401);
 
       const samples = await scrape(t);
       const value = (name: string, labels: Record<string, string> = {}) =>
@@ -99,6 +105,7 @@ for (const backend of BACKENDS) {
       assert.equal(requests('getElasticIP', 'GET', 404), 1);
       // Unknown paths share one series: the raw URL is never a label.
       assert.equal(requests('unmatched', 'GET', 404), 2);
+      assert.equal(requests('unmatched', 'GET', 401), 1);
       assert.ok(!samples.some((s) => Object.values(s.labels).some((v) => v.includes('/no/'))));
 
       const latency = { operation: 'allocateElasticIP', method: 'POST' };
