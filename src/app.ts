@@ -12,6 +12,7 @@ import Fastify, {
 import type { TokenVerifier } from './auth/tokens.js';
 import type { Database } from './db/database.js';
 import { createReadiness } from './health.js';
+import { registerApiDocs } from './http/api-docs.js';
 import { operatorAuthHook, tenantAuthHook } from './http/auth.js';
 import { checkBodyShape, refuseBody } from './http/body-shape.js';
 import {
@@ -31,6 +32,8 @@ import { OneLinePerRequest } from './http/request-log.js';
 import type { RouteContext } from './http/routes/handler.js';
 import { operationHandlers } from './http/routes/index.js';
 import { compileQueryValidator, createAjv } from './http/validation.js';
+import { logCompletionOutsideRoutes } from './observability/logging.js';
+import { installMetrics, type Metrics } from './observability/metrics.js';
 
 export interface AppDependencies {
   db: Database;
@@ -45,6 +48,8 @@ export interface AppDependencies {
   adminScope?: string;
   /** True once SIGTERM arrived: /readyz answers 503 so that load balancers stop routing here. */
   isDraining?: () => boolean;
+  /** Serve GET /metrics (EIPD_METRICS); default true. */
+  metrics?: boolean;
   /** Fastify/pino logger options; false in tests. */
   logger: FastifyServerOptions['logger'];
 }
@@ -58,6 +63,7 @@ export function buildApp(deps: AppDependencies): {
   const document = loadOpenApi({ maxAllocateCount: deps.maxAllocateCount });
   const authenticate = tenantAuthHook(deps.verifier);
   const authenticateOperator = operatorAuthHook(deps.verifier, deps.adminScope ?? 'eip:admin');
+  let metrics: Metrics | undefined;
   const app = Fastify({
     logger: deps.logger,
     logController: new OneLinePerRequest(),
@@ -74,14 +80,18 @@ export function buildApp(deps: AppDependencies): {
     return503OnClosing: false,
     clientErrorHandler: answerMalformedHttp,
     // Ids the router refuses before any route runs (see answerRouterRefusal).
-    frameworkErrors: (error, request, reply) =>
+    frameworkErrors: (error, request, reply) => {
+      // Answered before any route or hook runs: their completion is logged and counted here.
+      logCompletionOutsideRoutes(reply as unknown as FastifyReply);
+      metrics?.observeOutsideRoutes(request as FastifyRequest, reply as unknown as FastifyReply);
       answerRouterRefusal(
         error,
         request as FastifyRequest,
         reply as unknown as FastifyReply,
         authenticate,
         authenticateOperator,
-      ),
+      );
+    },
   });
 
   // Our own Ajv (strict, no coercion, no defaults, all errors) validates every request body.
@@ -102,6 +112,13 @@ export function buildApp(deps: AppDependencies): {
     reply.header('X-Request-Id', request.id);
   });
   app.setNotFoundHandler(answerRouteNotFound);
+  if (deps.metrics ?? true) {
+    metrics = installMetrics(app, {
+      db: deps.db,
+      quarantineSeconds: deps.quarantineSeconds ?? 3600,
+    });
+  }
+  registerApiDocs(app, document);
 
   const ctx: RouteContext = {
     db: deps.db,
@@ -130,6 +147,7 @@ export function buildApp(deps: AppDependencies): {
     app.route({
       method: operation.method,
       url: operation.routePath,
+      config: { operationId: operation.operationId },
       schema: {
         ...(bodySchema === undefined ? {} : { body: bodySchema }),
         querystring: operation.querySchema,

@@ -55,6 +55,7 @@ const schema = z.object({
   EIPD_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
+  EIPD_METRICS: z.enum(['on', 'off']).default('on'),
 });
 
 export interface Config {
@@ -96,6 +97,8 @@ export interface Config {
     intervalSeconds: number;
   };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Whether GET /metrics is served (anonymous; keep it off the public network or turn it off). */
+  metrics: boolean;
 }
 
 export class ConfigError extends Error {
@@ -163,5 +166,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       intervalSeconds: e.EIPD_PRUNE_INTERVAL_SECONDS,
     },
     logLevel: e.EIPD_LOG_LEVEL,
+    metrics: e.EIPD_METRICS === 'on',
   };
 }

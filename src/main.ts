@@ -15,6 +15,7 @@ import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/open.js';
 import { batchedStdout } from './log-destination.js';
 import { schedulePruning } from './maintenance/retention.js';
+import { loggerOptions } from './observability/logging.js';
 
 export const DEMO_CATALOG = fileURLToPath(new URL('../config/demo-catalog.yaml', import.meta.url));
 const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
@@ -41,11 +42,8 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     isDraining: () => stopping,
-    logger: {
-      level: config.logLevel,
-      redact: ['req.headers.authorization'],
-      stream: batchedStdout(),
-    },
+    metrics: config.metrics,
+    logger: loggerOptions(config.logLevel, batchedStdout()),
   });
   try {
     const migrations = await migrate(db);

@@ -22,6 +22,18 @@ export interface Database extends Queryable {
    */
   transaction<T>(work: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
+  /** The connection pool's state, for /metrics; absent on the embedded database (no pool). */
+  poolStats?(): ConnectionPoolStats;
+}
+
+export interface ConnectionPoolStats {
+  /** Open connections, busy or idle. */
+  total: number;
+  idle: number;
+  /** Operations waiting for a connection. */
+  waiting: number;
+  /** The configured maximum (EIPD_DB_POOL_SIZE). */
+  max: number;
 }
 
 export interface TransactionOptions {

@@ -192,6 +192,12 @@ export function openPostgres(settings: PostgresSettings): Database {
 
   return {
     kind: 'postgres',
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: settings.poolSize,
+    }),
     query,
     async exec(sql) {
       await query(sql);

@@ -2,7 +2,7 @@
  * An eipd app on a throwaway database with a catalog of the test's choosing, driven with inject().
  */
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { createTokenVerifier, mintToken } from '../../src/auth/tokens.js';
 import { applyCatalog } from '../../src/catalog/apply.js';
@@ -23,12 +23,56 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(options: {
-  backend: BackendName;
-  catalog?: string;
+export interface TestAppOptions {
   maxAllocateCount?: number;
   quarantineSeconds?: number;
-}): Promise<TestApp> {
+  /** Logger options (to capture the log lines); no logging when omitted. */
+  logger?: FastifyServerOptions['logger'];
+  /** Serve /metrics (default true, as EIPD_METRICS). */
+  metrics?: boolean;
+}
+
+/** A ready app on `db` (a real database, or a fake one that fails or hangs), test tokens valid. */
+export async function buildTestApp(
+  db: Database,
+  options: TestAppOptions = {},
+): Promise<FastifyInstance> {
+  const verifier = await createTokenVerifier({
+    hs256Secret: TEST_SECRET,
+    publicKeyPems: [],
+    algorithms: ['HS256'],
+    orgClaim: 'orgId',
+    adminScope: 'eip:admin',
+  });
+  const { app } = buildApp({
+    db,
+    verifier,
+    maxAllocateCount: options.maxAllocateCount ?? 100,
+    ...(options.quarantineSeconds === undefined
+      ? {}
+      : { quarantineSeconds: options.quarantineSeconds }),
+    bodyLimitBytes: 1024 * 1024,
+    logger: options.logger ?? false,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+  });
+  await app.ready();
+  return app;
+}
+
+/** A database whose every operation does `operation` (throw, hang): for failures no engine has. */
+export function fakeDatabase(operation: () => Promise<never>): Database {
+  return {
+    kind: 'postgres',
+    query: operation,
+    exec: operation,
+    transaction: operation,
+    close: async () => {},
+  };
+}
+
+export async function startTestApp(
+  options: TestAppOptions & { backend: BackendName; catalog?: string },
+): Promise<TestApp> {
   const database = await createDatabase(options.backend);
   try {
     if (options.catalog !== undefined) {
@@ -38,24 +82,7 @@ export async function startTestApp(options: {
         'test catalog',
       );
     }
-    const verifier = await createTokenVerifier({
-      hs256Secret: TEST_SECRET,
-      publicKeyPems: [],
-      algorithms: ['HS256'],
-      orgClaim: 'orgId',
-      adminScope: 'eip:admin',
-    });
-    const { app } = buildApp({
-      db: database.db,
-      verifier,
-      maxAllocateCount: options.maxAllocateCount ?? 100,
-      ...(options.quarantineSeconds === undefined
-        ? {}
-        : { quarantineSeconds: options.quarantineSeconds }),
-      bodyLimitBytes: 1024 * 1024,
-      logger: false,
-    });
-    await app.ready();
+    const app = await buildTestApp(database.db, options);
     return {
       app,
       db: database.db,
