@@ -52,6 +52,12 @@ const schema = z.object({
   // Never below 24: the contract replays an Idempotency-Key's answer for 24 hours.
   EIPD_IDEMPOTENCY_RETENTION_HOURS: integer(24, 24 * 3650).default(24),
   EIPD_PRUNE_INTERVAL_SECONDS: integer(0, 86_400).default(300),
+  // Per organization per minute; 0 turns the limit off.
+  EIPD_RATE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(1200),
+  // Failed authentications per client address (IPv6: per /64) per minute; 0 turns it off.
+  EIPD_AUTH_FAILURE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(60),
+  // Proxies whose X-Forwarded-For is believed: addresses or CIDRs, comma-separated.
+  EIPD_TRUST_PROXY: list.default([]),
   EIPD_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
@@ -95,6 +101,10 @@ export interface Config {
     idempotencyRetentionHours: number;
     intervalSeconds: number;
   };
+  /** Requests per minute: per organization, and failed authentications per client address. */
+  limits: { perOrganizationPerMinute: number; authFailuresPerMinute: number };
+  /** Proxies (addresses, CIDRs) trusted to say the client address in X-Forwarded-For. */
+  trustProxy: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -162,6 +172,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       idempotencyRetentionHours: e.EIPD_IDEMPOTENCY_RETENTION_HOURS,
       intervalSeconds: e.EIPD_PRUNE_INTERVAL_SECONDS,
     },
+    limits: {
+      perOrganizationPerMinute: e.EIPD_RATE_LIMIT_PER_MINUTE,
+      authFailuresPerMinute: e.EIPD_AUTH_FAILURE_LIMIT_PER_MINUTE,
+    },
+    trustProxy: e.EIPD_TRUST_PROXY,
     logLevel: e.EIPD_LOG_LEVEL,
   };
 }

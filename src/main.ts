@@ -39,6 +39,8 @@ async function main(): Promise<void> {
     adminScope: config.auth.adminScope,
     bodyLimitBytes: config.bodyLimitBytes,
     requestTimeoutMs: config.requestTimeoutMs,
+    limits: config.limits,
+    trustProxy: config.trustProxy,
     isDraining: () => stopping,
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
   });

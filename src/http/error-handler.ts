@@ -17,8 +17,8 @@ import {
 } from '../errors.js';
 import { NotReadyError } from '../health.js';
 import { printable } from '../text.js';
-import type { JsonSchema } from './openapi.js';
 import { WRONG_MEDIA_TYPE } from './json-body.js';
+import type { JsonSchema } from './openapi.js';
 import { UnreadableBodyError } from './request-errors.js';
 import { toValidationDetails } from './validation.js';
 
@@ -175,7 +175,11 @@ export function answerRouterRefusal(
         : new ApiError('ROUTE_NOT_FOUND', `no route for ${printable(path)}`);
       reply.code(refusal.status).send(refusal.body());
     },
-    (failure: unknown) => answerInternalError(failure, request, reply),
+    // A client address past its failed-authentication limit is refused here too (429).
+    (failure: unknown) =>
+      failure instanceof ApiError
+        ? reply.code(failure.status).headers(failure.headers).send(failure.body())
+        : answerInternalError(failure, request, reply),
   );
 }
 

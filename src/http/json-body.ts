@@ -53,8 +53,7 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
   });
 }
 
-export const WRONG_MEDIA_TYPE =
-  'The request body must be sent as Content-Type: application/json.';
+export const WRONG_MEDIA_TYPE = 'The request body must be sent as Content-Type: application/json.';
 
 /** The parsed body, or an UnreadableBodyError (400) or ApiError (413) thrown. */
 export function readJsonBody(headers: IncomingHttpHeaders, bytes: Uint8Array): unknown {

@@ -28,6 +28,8 @@ export async function startTestApp(options: {
   catalog?: string;
   maxAllocateCount?: number;
   quarantineSeconds?: number;
+  limits?: { perOrganizationPerMinute: number; authFailuresPerMinute: number };
+  trustProxy?: string[];
 }): Promise<TestApp> {
   const database = await createDatabase(options.backend);
   try {
@@ -53,6 +55,8 @@ export async function startTestApp(options: {
         ? {}
         : { quarantineSeconds: options.quarantineSeconds }),
       bodyLimitBytes: 1024 * 1024,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
       logger: false,
     });
     await app.ready();
