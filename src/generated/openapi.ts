@@ -169,6 +169,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/operator-actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the history of operators' changes (operator)
+         * @description x-eipd: every change operators made through /v1/admin/ other than to elastic IPs (whose changes, with their actor, are in listEvents): instances registered and removed, pools enabled and disabled, quota overrides set and removed. Oldest first; `actor` is the operator token's `sub`. Pass the returned cursor back to continue.
+         */
+        get: operations["listOperatorActions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/associations": {
         parameters: {
             query?: never;
@@ -380,6 +400,29 @@ export interface components {
         eventPage: {
             events: components["schemas"]["event"][];
             /** @description pass back to continue after these events */
+            cursor: string;
+        };
+        /** @description x-eipd: one change made by an operator. */
+        operatorAction: {
+            /** @description exact integer */
+            seq: string;
+            /** @enum {string} */
+            action: "instance_registered" | "instance_removed" | "pool_updated" | "quota_set" | "quota_override_removed";
+            /** @description the operator token's sub */
+            actor: string | null;
+            /** @description the instance id, the pool name, or orgId/idc for a quota */
+            target: string;
+            /** @description what changed: the instance's orgId, idc and instanceType (and how many EIPs its removal disassociated); the pool's enabled value; the quota's orgId, idc and limit */
+            detail: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            occurredAt: string;
+        };
+        /** @description x-eipd */
+        operatorActionPage: {
+            actions: components["schemas"]["operatorAction"][];
+            /** @description pass back to continue after these actions */
             cursor: string;
         };
         /** @description x-eipd */
@@ -997,6 +1040,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["eventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listOperatorActions: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description successful */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["operatorActionPage"];
                 };
             };
             400: components["responses"]["BadRequest"];
