@@ -6,8 +6,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { mintToken } from '../../src/auth/tokens.js';
-import { BASIC_CATALOG, startTestApp, TEST_SECRET, type TestApp } from '../support/app.js';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { createTokenVerifier, mintToken } from '../../src/auth/tokens.js';
+import { openPostgres } from '../../src/db/postgres.js';
+import {
+  allocateBody,
+  BASIC_CATALOG,
+  startTestApp,
+  TEST_SECRET,
+  type TestApp,
+} from '../support/app.js';
 import { BACKENDS } from '../support/databases.js';
 import { awayFromWindowEnd } from '../support/rate-window.js';
 
@@ -83,7 +92,7 @@ for (const backend of BACKENDS) {
         method: 'POST',
         url: '/v1/elastic-ips',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        payload: { idc: 'test-idc', product: 'eip.ipv4.standard', name: 'x', count: 1 },
+        payload: allocateBody(),
       });
       assert.equal(res.statusCode, 429);
       assert.equal((res.json() as { code: number }).code, 4291);
@@ -194,3 +203,50 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('rate limits while the database is unreachable', () => {
+  let app: FastifyInstance;
+  before(async () => {
+    const verifier = await createTokenVerifier({
+      hs256Secret: TEST_SECRET,
+      publicKeyPems: [],
+      algorithms: ['HS256'],
+      orgClaim: 'orgId',
+      adminScope: 'eip:admin',
+    });
+    ({ app } = buildApp({
+      db: openPostgres({
+        url: 'postgres://postgres@127.0.0.1:1/eipd',
+        poolSize: 2,
+        connectTimeoutMs: 300,
+        statementTimeoutMs: 600,
+      }),
+      verifier,
+      maxAllocateCount: 100,
+      bodyLimitBytes: 1024 * 1024,
+      limits: { perOrganizationPerMinute: PER_ORG, authFailuresPerMinute: AUTH_FAILURES },
+      logger: false,
+    }));
+    await app.ready();
+  });
+  after(async () => app?.close());
+
+  test('a counted request is the usual 503, and failed authentications stay 401', async () => {
+    const token = await mintToken({ secret: TEST_SECRET, orgId: randomUUID(), ttlSeconds: 60 });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/v1/elastic-ips',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.statusCode, 503);
+    assert.deepEqual(res.json(), { reason: 'database is unavailable' });
+    for (let i = 0; i <= AUTH_FAILURES; i++) {
+      const bad = await app.inject({
+        method: 'GET',
+        url: '/v1/elastic-ips',
+        headers: { authorization: 'Bearer bad' },
+      });
+      assert.equal(bad.statusCode, 401);
+    }
+  });
+});
