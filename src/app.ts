@@ -31,7 +31,10 @@ import type { RouteContext } from './http/routes/handler.js';
 import { operationHandlers } from './http/routes/index.js';
 import { compileQueryValidator, createAjv } from './http/validation.js';
 import { createAuthFailureLimiter } from './limits/auth-failure-limit.js';
-import { organizationRateLimitHook } from './limits/organization-rate-limit.js';
+import {
+  createOrganizationLimiter,
+  organizationRateLimitHook,
+} from './limits/organization-rate-limit.js';
 import { createWindowCounter } from './limits/window-counter.js';
 
 export interface AppDependencies {
@@ -76,7 +79,12 @@ export function buildApp(deps: AppDependencies): {
     authFailures,
   );
   const tenantHooks = deps.limits?.perOrganizationPerMinute
-    ? [authenticate, organizationRateLimitHook(counter, deps.limits.perOrganizationPerMinute)]
+    ? [
+        authenticate,
+        organizationRateLimitHook(
+          createOrganizationLimiter(counter, deps.limits.perOrganizationPerMinute),
+        ),
+      ]
     : [authenticate];
   const app = Fastify({
     logger: deps.logger,

@@ -17,7 +17,7 @@
  * count, the failure goes uncounted.
  */
 import { parseAddress } from '../ipam/address.js';
-import type { WindowCounter } from './window-counter.js';
+import { type WindowCounter, wholeSeconds } from './window-counter.js';
 
 /** More blocked addresses than this at once and the oldest entries are forgotten. */
 const MAX_BLOCKED_ADDRESSES = 100_000;
@@ -70,13 +70,13 @@ export function createAuthFailureLimiter(
         blockedUntil.delete(key);
         return undefined;
       }
-      return Math.max(1, Math.ceil(left / 1000));
+      return wholeSeconds(left);
     },
     async recordFailure(address) {
       const key = clientKey(address);
       try {
-        const { hits, resetSeconds } = await counter.hit(`auth:${key}`);
-        if (hits >= limit) block(key, now() + resetSeconds * 1000);
+        const { hits, resetMs } = await counter.add(`auth:${key}`);
+        if (hits >= limit) block(key, now() + resetMs);
       } catch {
         // The database is down or slow: the 401 stands, the failure goes uncounted.
       }

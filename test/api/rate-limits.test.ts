@@ -9,7 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { createTokenVerifier, mintToken } from '../../src/auth/tokens.js';
+import type { Database } from '../../src/db/database.js';
 import { openPostgres } from '../../src/db/postgres.js';
+import { createOrganizationLimiter } from '../../src/limits/organization-rate-limit.js';
+import { createWindowCounter } from '../../src/limits/window-counter.js';
 import {
   allocateBody,
   BASIC_CATALOG,
@@ -250,3 +253,36 @@ describe('rate limits while the database is unreachable', () => {
     }
   });
 });
+
+for (const backend of BACKENDS) {
+  describe(`organization limiter round trips (${backend})`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp({ backend });
+    });
+    after(async () => t?.close());
+
+    test('far from the limit one round trip admits many requests; the limit is still exact', async () => {
+      await awayFromWindowEnd(t.db);
+      let roundTrips = 0;
+      const counting: Database = {
+        ...t.db,
+        query: (sql, params) => {
+          roundTrips += 1;
+          return t.db.query(sql, params);
+        },
+      };
+      const limit = 1000;
+      const limiter = createOrganizationLimiter(createWindowCounter(counting, 60), limit);
+      const orgId = randomUUID();
+      const outcomes = await Promise.all(
+        Array.from({ length: limit + 50 }, () => limiter.admit(orgId)),
+      );
+      assert.equal(outcomes.filter((o) => o.admitted).length, limit);
+      assert.ok(roundTrips < limit / 4, `${roundTrips} round trips for ${limit} requests`);
+      const remaining = outcomes.filter((o) => o.admitted).map((o) => o.remaining);
+      assert.equal(Math.min(...remaining), 0);
+      assert.ok(Math.max(...remaining) < limit);
+    });
+  });
+}
