@@ -90,6 +90,13 @@ export function buildApp(deps: AppDependencies): {
     logger: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
     requestTimeout: deps.requestTimeoutMs ?? 30_000,
+    http: {
+      // Node enforces the request timeout only when it checks its connections (by default every
+      // 30 s), and when headersTimeout (default 60 s) is longer it swaps the two, so without
+      // these a slow body could hold its connection for a minute whatever the setting says.
+      connectionsCheckingInterval: 1_000,
+      headersTimeout: deps.requestTimeoutMs ?? 30_000,
+    },
     // request.ip is the peer unless a trusted proxy forwarded the request (X-Forwarded-For).
     ...(deps.trustProxy !== undefined && deps.trustProxy.length > 0
       ? { trustProxy: deps.trustProxy }

@@ -30,6 +30,7 @@ export async function startTestApp(options: {
   quarantineSeconds?: number;
   limits?: { perOrganizationPerMinute: number; authFailuresPerMinute: number };
   trustProxy?: string[];
+  requestTimeoutMs?: number;
 }): Promise<TestApp> {
   const database = await createDatabase(options.backend);
   try {
@@ -57,6 +58,9 @@ export async function startTestApp(options: {
       bodyLimitBytes: 1024 * 1024,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+      ...(options.requestTimeoutMs === undefined
+        ? {}
+        : { requestTimeoutMs: options.requestTimeoutMs }),
       logger: false,
     });
     await app.ready();
