@@ -3,6 +3,7 @@
  * parsed once at start-up and passed down; nothing reads process.env anywhere else. A bad value
  * stops start-up with a list of every bad key, never with the first one only.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const integer = (min: number, max: number) =>
@@ -135,6 +136,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (e.EIPD_JWKS_URL !== undefined && e.EIPD_JWKS_FILE !== undefined) {
     problems.push('EIPD_JWKS_URL and EIPD_JWKS_FILE: set one, not both');
   }
+  for (const entry of e.EIPD_TRUST_PROXY) {
+    if (!isAddressOrCidr(entry)) {
+      problems.push(`EIPD_TRUST_PROXY: ${entry} is not an IP address or CIDR`);
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     host: e.EIPD_HOST,
@@ -179,4 +185,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     trustProxy: e.EIPD_TRUST_PROXY,
     logLevel: e.EIPD_LOG_LEVEL,
   };
+}
+
+function isAddressOrCidr(text: string): boolean {
+  const [address = '', prefix, extra] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }

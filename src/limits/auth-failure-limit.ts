@@ -16,7 +16,7 @@
  * Counting a failure must never turn the 401 into something else: when the database cannot
  * count, the failure goes uncounted.
  */
-import { parseAddress } from '../ipam/address.js';
+import { formatAddress, parseAddress } from '../ipam/address.js';
 import { type WindowCounter, wholeSeconds } from './window-counter.js';
 
 /** More blocked addresses than this at once and the oldest entries are forgotten. */
@@ -34,7 +34,7 @@ export interface AuthFailureLimiter {
 export function clientKey(address: string): string {
   try {
     const a = parseAddress(address);
-    if (a.family === 4) return address;
+    if (a.family === 4) return formatAddress(a);
     return `${(a.value >> 64n).toString(16)}::/64`;
   } catch {
     // Not an address we parse (a zone id, a unix socket): counted as it is.
