@@ -74,10 +74,9 @@ export function createOrganizationLimiter(
     const { hits, resetMs } = await counter.add(`org:${orgId}`, amount);
     // The row counts every amount asked for; what was granted is what was left under the limit.
     const granted = Math.max(0, Math.min(amount, limit - (hits - amount)));
-    const endsAt = now() + resetMs;
-    if (endsAt > share.windowEndsAt + 1000 || share.windowEndsAt <= now()) share.tokens = 0;
-    share.windowEndsAt = endsAt;
-    share.tokens += granted;
+    // Claims are made only when the share is empty, and one at a time per organization.
+    share.windowEndsAt = now() + resetMs;
+    share.tokens = granted;
     share.claimed = Math.min(hits, limit);
   }
 
