@@ -32,6 +32,12 @@ import { OneLinePerRequest } from './http/request-log.js';
 import type { RouteContext } from './http/routes/handler.js';
 import { operationHandlers } from './http/routes/index.js';
 import { compileQueryValidator, createAjv } from './http/validation.js';
+import { createAuthFailureLimiter } from './limits/auth-failure-limit.js';
+import {
+  createOrganizationLimiter,
+  organizationRateLimitHook,
+} from './limits/organization-rate-limit.js';
+import { createWindowCounter } from './limits/window-counter.js';
 import { logCompletionOutsideRoutes } from './observability/logging.js';
 import { installMetrics, type Metrics } from './observability/metrics.js';
 
@@ -46,6 +52,13 @@ export interface AppDependencies {
   requestTimeoutMs?: number;
   /** The `scope` value of operator tokens (EIPD_ADMIN_SCOPE); default eip:admin. */
   adminScope?: string;
+  /**
+   * Requests per minute per organization and failed authentications per minute per client
+   * address, counted in the database (src/limits/); 0 or absent: no limit.
+   */
+  limits?: { perOrganizationPerMinute: number; authFailuresPerMinute: number };
+  /** Proxies (addresses, CIDRs) whose X-Forwarded-For names the client; none by default. */
+  trustProxy?: string[];
   /** True once SIGTERM arrived: /readyz answers 503 so that load balancers stop routing here. */
   isDraining?: () => boolean;
   /** Serve GET /metrics (EIPD_METRICS); default true. */
@@ -61,14 +74,41 @@ export function buildApp(deps: AppDependencies): {
   document: OpenApiDocument;
 } {
   const document = loadOpenApi({ maxAllocateCount: deps.maxAllocateCount });
-  const authenticate = tenantAuthHook(deps.verifier);
-  const authenticateOperator = operatorAuthHook(deps.verifier, deps.adminScope ?? 'eip:admin');
+  const counter = createWindowCounter(deps.db, 60);
+  const authFailures = deps.limits?.authFailuresPerMinute
+    ? createAuthFailureLimiter(counter, deps.limits.authFailuresPerMinute)
+    : undefined;
+  const authenticate = tenantAuthHook(deps.verifier, authFailures);
+  const authenticateOperator = operatorAuthHook(
+    deps.verifier,
+    deps.adminScope ?? 'eip:admin',
+    authFailures,
+  );
+  const tenantHooks = deps.limits?.perOrganizationPerMinute
+    ? [
+        authenticate,
+        organizationRateLimitHook(
+          createOrganizationLimiter(counter, deps.limits.perOrganizationPerMinute),
+        ),
+      ]
+    : [authenticate];
   let metrics: Metrics | undefined;
   const app = Fastify({
     logger: deps.logger,
     logController: new OneLinePerRequest(),
     bodyLimit: deps.bodyLimitBytes,
     requestTimeout: deps.requestTimeoutMs ?? 30_000,
+    http: {
+      // Node enforces the request timeout only when it checks its connections (by default every
+      // 30 s), and when headersTimeout (default 60 s) is longer it swaps the two, so without
+      // these a slow body could hold its connection for a minute whatever the setting says.
+      connectionsCheckingInterval: 1_000,
+      headersTimeout: deps.requestTimeoutMs ?? 30_000,
+    },
+    // request.ip is the peer unless a trusted proxy forwarded the request (X-Forwarded-For).
+    ...(deps.trustProxy !== undefined && deps.trustProxy.length > 0
+      ? { trustProxy: deps.trustProxy }
+      : {}),
     // A caller's own X-Request-Id is kept when it is sane, so that their logs and ours line up.
     requestIdHeader: false,
     genReqId: (req) => {
@@ -161,7 +201,7 @@ export function buildApp(deps: AppDependencies): {
         ? []
         : operation.path.startsWith('/v1/admin/')
           ? authenticateOperator
-          : authenticate,
+          : tenantHooks,
       preValidation:
         bodySchema === undefined
           ? [async (request) => refuseBody(request.body)]

@@ -3,6 +3,7 @@
  * parsed once at start-up and passed down; nothing reads process.env anywhere else. A bad value
  * stops start-up with a list of every bad key, never with the first one only.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const integer = (min: number, max: number) =>
@@ -52,6 +53,12 @@ const schema = z.object({
   // Never below 24: the contract replays an Idempotency-Key's answer for 24 hours.
   EIPD_IDEMPOTENCY_RETENTION_HOURS: integer(24, 24 * 3650).default(24),
   EIPD_PRUNE_INTERVAL_SECONDS: integer(0, 86_400).default(300),
+  // Per organization per minute; 0 turns the limit off.
+  EIPD_RATE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(1200),
+  // Failed authentications per client address (IPv6: per /64) per minute; 0 turns it off.
+  EIPD_AUTH_FAILURE_LIMIT_PER_MINUTE: integer(0, 10_000_000).default(60),
+  // Proxies whose X-Forwarded-For is believed: addresses or CIDRs, comma-separated.
+  EIPD_TRUST_PROXY: list.default([]),
   EIPD_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
@@ -96,6 +103,10 @@ export interface Config {
     idempotencyRetentionHours: number;
     intervalSeconds: number;
   };
+  /** Requests per minute: per organization, and failed authentications per client address. */
+  limits: { perOrganizationPerMinute: number; authFailuresPerMinute: number };
+  /** Proxies (addresses, CIDRs) trusted to say the client address in X-Forwarded-For. */
+  trustProxy: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Whether GET /metrics is served (anonymous; keep it off the public network or turn it off). */
   metrics: boolean;
@@ -127,6 +138,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   }
   if (e.EIPD_JWKS_URL !== undefined && e.EIPD_JWKS_FILE !== undefined) {
     problems.push('EIPD_JWKS_URL and EIPD_JWKS_FILE: set one, not both');
+  }
+  for (const entry of e.EIPD_TRUST_PROXY) {
+    if (!isAddressOrCidr(entry)) {
+      problems.push(`EIPD_TRUST_PROXY: ${entry} is not an IP address or CIDR`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -165,7 +181,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       idempotencyRetentionHours: e.EIPD_IDEMPOTENCY_RETENTION_HOURS,
       intervalSeconds: e.EIPD_PRUNE_INTERVAL_SECONDS,
     },
+    limits: {
+      perOrganizationPerMinute: e.EIPD_RATE_LIMIT_PER_MINUTE,
+      authFailuresPerMinute: e.EIPD_AUTH_FAILURE_LIMIT_PER_MINUTE,
+    },
+    trustProxy: e.EIPD_TRUST_PROXY,
     logLevel: e.EIPD_LOG_LEVEL,
     metrics: e.EIPD_METRICS === 'on',
   };
+}
+
+function isAddressOrCidr(text: string): boolean {
+  const [address = '', prefix, extra] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }

@@ -38,6 +38,8 @@ export const ERRORS = {
   QUOTA_EXCEEDED: { status: 400, code: 4009 },
   IDEMPOTENCY_KEY_REUSED: { status: 400, code: 4010 },
   EVENTS_PRUNED: { status: 400, code: 4011 },
+  RATE_LIMITED: { status: 429, code: 4291 },
+  TOO_MANY_AUTH_FAILURES: { status: 429, code: 4292 },
 } as const;
 
 export type ErrorKind = keyof typeof ERRORS;

@@ -41,6 +41,8 @@ async function main(): Promise<void> {
     adminScope: config.auth.adminScope,
     bodyLimitBytes: config.bodyLimitBytes,
     requestTimeoutMs: config.requestTimeoutMs,
+    limits: config.limits,
+    trustProxy: config.trustProxy,
     isDraining: () => stopping,
     metrics: config.metrics,
     logger: loggerOptions(config.logLevel, batchedStdout()),

@@ -33,6 +33,12 @@ export interface AuthSettings {
   /** Scope value that grants operator access, e.g. 'eip:admin'. */
   adminScope: string;
   clockToleranceSeconds?: number;
+  /**
+   * A token with a `kid` the cached JWKS lacks refetches it at most once per this many
+   * milliseconds (default 30 s), and concurrent ones share that fetch: a flood of made-up kids
+   * costs the JWKS server one request per cooldown.
+   */
+  jwksCooldownMs?: number;
 }
 
 export interface Principal {
@@ -377,8 +383,13 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
       throw new Error(`invalid auth settings: jwks.file ${settings.jwks.file} is not a valid JWKS`);
     }
   } else if (settings.jwks?.url !== undefined) {
-    // jose defaults: 5 s fetch timeout, 10 min cache, refetch on unknown kid after a 30 s cooldown.
-    jwks = createRemoteJWKSet(new URL(settings.jwks.url));
+    // Refetched when the 10 min cache is stale, or on an unknown kid at most once per cooldown;
+    // jose shares one fetch among concurrent callers. A fetch that takes over 5 s fails (401).
+    jwks = createRemoteJWKSet(new URL(settings.jwks.url), {
+      timeoutDuration: 5_000,
+      cacheMaxAge: 10 * 60_000,
+      cooldownDuration: settings.jwksCooldownMs ?? 30_000,
+    });
   }
 
   // Keys are bound to one algorithm at import time, so a PEM is only ever used for an algorithm it

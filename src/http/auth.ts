@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Caller } from '../elastic-ips/allocate.js';
 import { ApiError, AUTH_EXPIRED, AUTH_INVALID } from '../errors.js';
+import type { AuthFailureLimiter } from '../limits/auth-failure-limit.js';
 
 /** An operator acting on /v1/admin/: the token's `sub` is the actor recorded in history. */
 export interface Operator {
@@ -31,14 +32,33 @@ function refuse(
   return reply.code(401).header('WWW-Authenticate', challenge).send(body);
 }
 
+/** 429 for an address past its failed-authentication limit, before any token is verified. */
+function refuseBlockedAddress(failures: AuthFailureLimiter, retryAfter: number): ApiError {
+  return new ApiError(
+    'TOO_MANY_AUTH_FAILURES',
+    `${failures.limit} failed authentications from this address within a minute; retry in ${retryAfter} s`,
+    { 'Retry-After': String(retryAfter) },
+  );
+}
+
 /** The verified principal, or undefined after answering 401. */
-async function verified(verifier: TokenVerifier, request: FastifyRequest, reply: FastifyReply) {
+async function verified(
+  verifier: TokenVerifier,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  failures: AuthFailureLimiter | undefined,
+) {
+  const retryAfter = failures?.retryAfter(request.ip);
+  if (failures !== undefined && retryAfter !== undefined) {
+    throw refuseBlockedAddress(failures, retryAfter);
+  }
   const outcome = await verifier.verify(request.headers.authorization);
   if (outcome.ok) return outcome.principal;
   if (outcome.failure === 'missing') {
     await refuse(reply, AUTH_INVALID, REALM);
     return undefined;
   }
+  await failures?.recordFailure(request.ip);
   const body = outcome.failure === 'expired' ? AUTH_EXPIRED : AUTH_INVALID;
   await refuse(
     reply,
@@ -48,9 +68,13 @@ async function verified(verifier: TokenVerifier, request: FastifyRequest, reply:
   return undefined;
 }
 
-export function operatorAuthHook(verifier: TokenVerifier, adminScope: string) {
+export function operatorAuthHook(
+  verifier: TokenVerifier,
+  adminScope: string,
+  failures?: AuthFailureLimiter,
+) {
   return async function authenticateOperator(request: FastifyRequest, reply: FastifyReply) {
-    const principal = await verified(verifier, request, reply);
+    const principal = await verified(verifier, request, reply, failures);
     if (principal === undefined) return reply;
     if (!principal.admin) {
       const refusal = new ApiError('FORBIDDEN', `this operation needs the ${adminScope} scope`);
@@ -60,9 +84,9 @@ export function operatorAuthHook(verifier: TokenVerifier, adminScope: string) {
   };
 }
 
-export function tenantAuthHook(verifier: TokenVerifier) {
+export function tenantAuthHook(verifier: TokenVerifier, failures?: AuthFailureLimiter) {
   return async function authenticateTenant(request: FastifyRequest, reply: FastifyReply) {
-    const principal = await verified(verifier, request, reply);
+    const principal = await verified(verifier, request, reply, failures);
     if (principal === undefined) return reply;
     const outcome = { principal };
     // A token without an organization (an operator's, say) cannot act as a tenant.

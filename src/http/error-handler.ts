@@ -175,7 +175,11 @@ export function answerRouterRefusal(
         : new ApiError('ROUTE_NOT_FOUND', `no route for ${printable(path)}`);
       reply.code(refusal.status).send(refusal.body());
     },
-    (failure: unknown) => answerInternalError(failure, request, reply),
+    // A client address past its failed-authentication limit is refused here too (429).
+    (failure: unknown) =>
+      failure instanceof ApiError
+        ? reply.code(failure.status).headers(failure.headers).send(failure.body())
+        : answerInternalError(failure, request, reply),
   );
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Database } from '../db/database.js';
 import { ApiError } from '../errors.js';
+import { recordOperatorAction } from '../operators/actions.js';
 import type { Instance, InstanceType } from './directory.js';
 import { parseInstanceId } from './errors.js';
 import { idcExists, insertInstanceIfAbsent } from './repository.js';
@@ -18,6 +19,7 @@ export interface RegisterInstanceRequest {
 
 export async function registerInstance(
   db: Database,
+  actor: string | null,
   rawId: string,
   request: RegisterInstanceRequest,
 ): Promise<Instance> {
@@ -35,7 +37,14 @@ export async function registerInstance(
     // plain retry of the request does the right thing.
     if (instance === undefined)
       throw new Error(`instance ${wanted.instanceID} vanished during registration`);
-    if (inserted) return instance;
+    if (inserted) {
+      await recordOperatorAction(tx, actor, 'instance_registered', instance.instanceID, {
+        orgId: instance.orgId,
+        idc: instance.idc,
+        instanceType: instance.instanceType,
+      });
+      return instance;
+    }
     if (
       instance.orgId !== wanted.orgId ||
       instance.idc !== wanted.idc ||

@@ -5,6 +5,7 @@
  */
 import type { Database } from '../db/database.js';
 import { disassociateAllOnInstance } from '../elastic-ips/lifecycle-repository.js';
+import { recordOperatorAction } from '../operators/actions.js';
 import type { Instance } from './directory.js';
 import { instanceNotFound, parseInstanceId } from './errors.js';
 import { deleteInstance, lockInstanceForRemoval } from './repository.js';
@@ -20,8 +21,14 @@ export async function removeInstance(
     // never wait on each other in a cycle.
     const instance = await lockInstanceForRemoval(tx, id);
     if (instance === undefined) throw instanceNotFound(id);
-    await disassociateAllOnInstance(tx, id, actor);
+    const disassociated = await disassociateAllOnInstance(tx, id, actor);
     await deleteInstance(tx, id);
+    await recordOperatorAction(tx, actor, 'instance_removed', id, {
+      orgId: instance.orgId,
+      idc: instance.idc,
+      instanceType: instance.instanceType,
+      disassociated,
+    });
     return instance;
   });
 }

@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import { ApiError } from '../errors.js';
 import type { components } from '../generated/openapi.js';
 import { cidrSize, type Family } from '../ipam/address.js';
+import { recordOperatorAction } from './actions.js';
 import { idcExists, type PoolUsageRow, poolUsage, setPoolEnabled } from './repository.js';
 
 type PoolUtilization = components['schemas']['poolUtilization'];
@@ -50,13 +51,22 @@ export async function listPools(
  */
 export async function updatePool(
   db: Database,
+  actor: string | null,
   pool: string,
   body: { enabled: boolean },
   quarantineSeconds: number,
 ): Promise<PoolUtilization> {
   return db.transaction(async (tx) => {
-    if (!(await setPoolEnabled(tx, pool, body.enabled))) {
+    // Locked and read first, so that only a real change is recorded.
+    const [before] = await tx.query<{ enabled: boolean }>(
+      'SELECT enabled FROM pools WHERE name = $1 FOR UPDATE',
+      [pool],
+    );
+    if (before === undefined || !(await setPoolEnabled(tx, pool, body.enabled))) {
       throw new ApiError('POOL_NOT_FOUND', `pool ${pool} was not found`);
+    }
+    if (before.enabled !== body.enabled) {
+      await recordOperatorAction(tx, actor, 'pool_updated', pool, { enabled: body.enabled });
     }
     const [row] = await poolUsage(tx, { pool }, quarantineSeconds);
     if (row === undefined) throw new Error(`pool ${pool} vanished inside its own transaction`);

@@ -5,6 +5,7 @@
 import type { Database, Queryable } from '../db/database.js';
 import { ApiError, ValidationError } from '../errors.js';
 import type { components } from '../generated/openapi.js';
+import { recordOperatorAction } from '../operators/actions.js';
 import { isUuid } from '../uuid.js';
 import { violation } from '../validation-detail.js';
 
@@ -71,15 +72,23 @@ export async function setQuota(
   return db.transaction(async (tx) => {
     const known = await tx.query('SELECT 1 FROM idcs WHERE name = $1', [idc]);
     if (known.length === 0) throw new ApiError('IDC_NOT_FOUND', `IDC ${idc} was not found`);
-    await tx.query(
+    const changed = await tx.query(
       `INSERT INTO quota_overrides (org_id, idc, operator_max_eips, updated_by)
        VALUES ($1, $2, $3, $4)
        ON CONFLICT (org_id, idc) DO UPDATE
          SET operator_max_eips = EXCLUDED.operator_max_eips, updated_by = EXCLUDED.updated_by,
              updated_at = statement_timestamp()
-         WHERE quota_overrides.operator_max_eips IS DISTINCT FROM EXCLUDED.operator_max_eips`,
+         WHERE quota_overrides.operator_max_eips IS DISTINCT FROM EXCLUDED.operator_max_eips
+       RETURNING 1`,
       [org, idc, limit, actor],
     );
+    if (changed.length > 0) {
+      await recordOperatorAction(tx, actor, 'quota_set', `${org}/${idc}`, {
+        orgId: org,
+        idc,
+        limit,
+      });
+    }
     return quotaIn(tx, org, idc);
   });
 }
@@ -89,20 +98,27 @@ export async function removeQuotaOverride(
   db: Database,
   orgId: string,
   idc: string,
+  actor: string | null,
 ): Promise<Quota> {
   const org = checkOrgId(orgId);
   return db.transaction(async (tx) => {
     // Rows that only held the operator's value go; the file's value, if any, stays.
-    await tx.query(
-      'DELETE FROM quota_overrides WHERE org_id = $1 AND idc = $2 AND catalog_max_eips IS NULL',
+    const deleted = await tx.query(
+      'DELETE FROM quota_overrides WHERE org_id = $1 AND idc = $2 AND catalog_max_eips IS NULL RETURNING 1',
       [org, idc],
     );
-    await tx.query(
+    const cleared = await tx.query(
       `UPDATE quota_overrides SET operator_max_eips = NULL, updated_by = NULL,
               updated_at = statement_timestamp()
-        WHERE org_id = $1 AND idc = $2 AND operator_max_eips IS NOT NULL`,
+        WHERE org_id = $1 AND idc = $2 AND operator_max_eips IS NOT NULL RETURNING 1`,
       [org, idc],
     );
+    if (deleted.length + cleared.length > 0) {
+      await recordOperatorAction(tx, actor, 'quota_override_removed', `${org}/${idc}`, {
+        orgId: org,
+        idc,
+      });
+    }
     return quotaIn(tx, org, idc);
   });
 }

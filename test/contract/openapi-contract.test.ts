@@ -56,6 +56,7 @@ import {
   TEST_SECRET,
   type TestApp,
 } from '../support/app.js';
+import { awayFromWindowEnd } from '../support/rate-window.js';
 
 const OPENAPI_FILE = fileURLToPath(new URL('../../openapi/eipd.yaml', import.meta.url));
 const PRISM_CLI = createRequire(import.meta.url).resolve('@stoplight/prism-cli');
@@ -104,6 +105,7 @@ type OperationId =
   | 'listQuotas'
   | 'setQuota'
   | 'removeQuotaOverride'
+  | 'listOperatorActions'
   | 'getHealth'
   | 'getReadiness';
 
@@ -285,9 +287,13 @@ async function prismInProcess(document: string | object, upstream: string): Prom
   const prism = createInstance(config, { logger });
   return {
     async send(call) {
+      // Prism takes the query apart from the path; left in the path, `?` would be sent encoded.
+      const [path = '', search] = call.path.split('?', 2);
+      const query: Record<string, string> = {};
+      for (const [key, value] of new URLSearchParams(search ?? '')) query[key] = value;
       const input: IHttpRequest = {
         method: IN_PROCESS_METHOD[call.method],
-        url: { path: call.path },
+        url: search === undefined ? { path } : { path, query },
         headers: call.headers ?? {},
         body: call.body,
       };
@@ -355,6 +361,7 @@ const seenStatuses = new Map<OperationId, Set<string>>([
   ['listQuotas', new Set()],
   ['setQuota', new Set()],
   ['removeQuotaOverride', new Set()],
+  ['listOperatorActions', new Set()],
   ['getHealth', new Set()],
   ['getReadiness', new Set()],
 ]);
@@ -1388,6 +1395,7 @@ const ADMIN_OPERATIONS = [
   'listQuotas',
   'setQuota',
   'removeQuotaOverride',
+  'listOperatorActions',
 ] as const;
 
 /** One call of each operator operation that would succeed with an operator token. */
@@ -1407,6 +1415,7 @@ async function eachAdminOperation(
     ['listQuotas', await listQuotas(via, token, randomUUID())],
     ['setQuota', await setQuota(via, token, randomUUID(), 'test-east1', json({ limit: 5 }))],
     ['removeQuotaOverride', await removeQuotaOverride(via, token, randomUUID(), 'test-east1')],
+    ['listOperatorActions', await call(via, token, 'GET', '/v1/admin/operator-actions')],
   ];
 }
 
@@ -1685,7 +1694,7 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
         ['disassociateElasticIP', await disassociateEip(cli, token, id)],
         ...(await eachAdminOperation(cli, token)),
       ];
-      assert.equal(exchanges.length, 12);
+      assert.equal(exchanges.length, 13);
       for (const [operation, exchange] of exchanges) {
         conforms(operation, exchange, 401);
         assert.equal(asRecord(exchange.body).group, 'auth_verify', operation);
@@ -1794,7 +1803,7 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
     }
   });
 
-  it('503 database unavailable and 500 internal error, for each of the twelve operations', async () => {
+  it('503 database unavailable and 500 internal error, for each of the thirteen operations', async () => {
     const token = await main.token();
     const ops = await main.operatorToken();
     for (const [via, status] of [
@@ -1815,7 +1824,7 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
         ['disassociateElasticIP', await disassociateEip(via, token, id)],
         ...(await eachAdminOperation(via, ops)),
       ];
-      assert.equal(exchanges.length, 12);
+      assert.equal(exchanges.length, 13);
       for (const [operation, exchange] of exchanges) {
         conforms(operation, exchange, status);
         if (status === 503) {
@@ -2175,6 +2184,97 @@ describe('operator GETs ignore input they do not read', () => {
       `/v1/admin/organizations/${randomUUID()}/quotas`,
     ]) {
       assert.equal(await getWithBody(path, ops, TOO_LARGE), 200, path);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Limits (429) and the history of operators' changes
+
+describe('429 rate limits and listOperatorActions conform', () => {
+  let perOrg: TestApp;
+  let perAddress: TestApp;
+  let perOrgVia: Transport;
+  let perAddressVia: Transport;
+  before(async () => {
+    perOrg = await startTestApp({
+      backend: 'pglite',
+      catalog: BASIC_CATALOG,
+      limits: { perOrganizationPerMinute: 1, authFailuresPerMinute: 0 },
+    });
+    cleanups.push(() => perOrg.close());
+    perAddress = await startTestApp({
+      backend: 'pglite',
+      catalog: BASIC_CATALOG,
+      limits: { perOrganizationPerMinute: 0, authFailuresPerMinute: 1 },
+    });
+    cleanups.push(() => perAddress.close());
+    perOrgVia = await prismInProcess(OPENAPI_FILE, await listen(perOrg.app));
+    perAddressVia = await prismInProcess(OPENAPI_FILE, await listen(perAddress.app));
+  });
+
+  it('200 and 400 listOperatorActions', async () => {
+    const ops = await main.operatorToken();
+    await setQuota(cli, ops, randomUUID(), 'test-east1', json({ limit: 3 }));
+    const page = await call(cli, ops, 'GET', '/v1/admin/operator-actions?limit=1');
+    conforms('listOperatorActions', page, 200);
+    const actions = asRecord(page.body).actions as Record<string, unknown>[];
+    assert.equal(actions.length, 1);
+    assert.equal(actions[0]?.actor, 'ops');
+    const bad = await call(cli, ops, 'GET', '/v1/admin/operator-actions?cursor=x');
+    conforms('listOperatorActions', bad, 400);
+    assert.equal(asRecord(bad.body).code, 4007);
+  });
+
+  it("429 code 4291: each tenant operation past the organization's limit", async () => {
+    await awayFromWindowEnd(perOrg.db);
+    const fresh = async (): Promise<string> => {
+      const token = await perOrg.token();
+      // The organization's one request of this minute.
+      await listEips(perOrgVia, token);
+      return token;
+    };
+    const id = randomUUID();
+    const exchanges: [OperationId, Exchange][] = [
+      ['allocateElasticIP', await allocate(perOrgVia, await fresh(), json(allocateBody()))],
+      ['getElasticIP', await getEip(perOrgVia, await fresh(), id)],
+      ['listElasticIPs', await listEips(perOrgVia, await fresh())],
+      ['listElasticIPProducts', await listProducts(perOrgVia, await fresh())],
+      ['updateElasticIP', await renameEip(perOrgVia, await fresh(), id, json({ name: 'x' }))],
+      ['releaseElasticIP', await releaseEip(perOrgVia, await fresh(), id)],
+      [
+        'associateElasticIP',
+        await associateEip(
+          perOrgVia,
+          await fresh(),
+          id,
+          json({ instanceID: randomUUID(), instanceType: 'baremetal' }),
+        ),
+      ],
+      ['disassociateElasticIP', await disassociateEip(perOrgVia, await fresh(), id)],
+    ];
+    for (const [operation, exchange] of exchanges) {
+      conforms(operation, exchange, 429);
+      assert.equal(asRecord(exchange.body).code, 4291, operation);
+      assert.equal(exchange.headers.get('ratelimit-limit'), '1', operation);
+      assert.equal(exchange.headers.get('ratelimit-remaining'), '0', operation);
+      assert.ok(Number(exchange.headers.get('retry-after')) >= 1, operation);
+    }
+  });
+
+  it('429 code 4292: each operator operation from an address past its failed-authentication limit', async () => {
+    await awayFromWindowEnd(perAddress.db);
+    const refused = await listEvents(perAddressVia, 'not.a.token');
+    assert.equal(refused.status, 401);
+    const exchanges = await eachAdminOperation(perAddressVia, await perAddress.operatorToken());
+    assert.deepEqual(
+      exchanges.map(([operation]) => operation),
+      [...ADMIN_OPERATIONS],
+    );
+    for (const [operation, exchange] of exchanges) {
+      conforms(operation, exchange, 429);
+      assert.equal(asRecord(exchange.body).code, 4292, operation);
+      assert.ok(Number(exchange.headers.get('retry-after')) >= 1, operation);
     }
   });
 });

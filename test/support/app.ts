@@ -26,6 +26,9 @@ export interface TestApp {
 export interface TestAppOptions {
   maxAllocateCount?: number;
   quarantineSeconds?: number;
+  limits?: { perOrganizationPerMinute: number; authFailuresPerMinute: number };
+  trustProxy?: string[];
+  requestTimeoutMs?: number;
   /** Logger options (to capture the log lines); no logging when omitted. */
   logger?: FastifyServerOptions['logger'];
   /** Serve /metrics (default true, as EIPD_METRICS). */
@@ -53,6 +56,11 @@ export async function buildTestApp(
       : { quarantineSeconds: options.quarantineSeconds }),
     bodyLimitBytes: 1024 * 1024,
     logger: options.logger ?? false,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.requestTimeoutMs === undefined
+      ? {}
+      : { requestTimeoutMs: options.requestTimeoutMs }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   await app.ready();

@@ -358,6 +358,10 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     EIPD_DATA_DIR: join(dir, 'data'),
     EIPD_JWT_SECRET: secret,
     EIPD_LOG_LEVEL: 'info',
+    // Fleets are load tests: their clients would exhaust the per-organization request limit and
+    // get 429s. Tests of the limits set them here.
+    EIPD_RATE_LIMIT_PER_MINUTE: '0',
+    EIPD_AUTH_FAILURE_LIMIT_PER_MINUTE: '0',
     ...opts.env,
   };
   if (QUIET_LOG_LEVELS.has(env.EIPD_LOG_LEVEL ?? '')) {

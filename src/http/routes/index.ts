@@ -9,6 +9,7 @@ import { listAssociations } from './list-associations.js';
 import { listElasticIPProducts } from './list-elastic-ip-products.js';
 import { listElasticIPs } from './list-elastic-ips.js';
 import { listEvents } from './list-events.js';
+import { listOperatorActions } from './list-operator-actions.js';
 import { listPools } from './list-pools.js';
 import { listQuotas, removeQuotaOverride, setQuota } from './quotas.js';
 import { registerInstance } from './register-instance.js';
@@ -30,6 +31,7 @@ export const operationHandlers: Readonly<Record<string, OperationHandler>> = {
   registerInstance,
   removeInstance,
   listEvents,
+  listOperatorActions,
   listAssociations,
   getAddressHistory,
   listPools,

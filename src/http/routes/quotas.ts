@@ -21,7 +21,7 @@ export const setQuota: OperationHandler = async (request, _reply, ctx) => {
 };
 
 export const removeQuotaOverride: OperationHandler = async (request, _reply, ctx) => {
-  ctx.operator(request);
+  const operator = ctx.operator(request);
   const { orgId, idc } = request.params as QuotaPath;
-  return remove(ctx.db, orgId, idc);
+  return remove(ctx.db, orgId, idc, operator.subject);
 };

@@ -6,5 +6,5 @@ type InstanceBody = components['schemas']['instanceReq'];
 
 export const registerInstance: OperationHandler = async (request, _reply, ctx) => {
   const { instanceID } = request.params as { instanceID: string };
-  return register(ctx.db, instanceID, request.body as InstanceBody);
+  return register(ctx.db, ctx.operator(request).subject, instanceID, request.body as InstanceBody);
 };
