@@ -48,6 +48,7 @@ const CALLS: Readonly<Record<string, Call>> = {
   },
   removeInstance: { path: `/v1/admin/instances/${randomUUID()}`, namesEip: false },
   listEvents: { path: '/v1/admin/events', namesEip: false },
+  listOperatorActions: { path: '/v1/admin/operator-actions', namesEip: false },
   listAssociations: { path: '/v1/admin/associations', namesEip: false },
   getAddressHistory: { path: '/v1/admin/address-history?ipAddress=192.0.2.2', namesEip: false },
   listPools: { path: '/v1/admin/pools', namesEip: false },

@@ -81,6 +81,7 @@ describe('openapi document', () => {
       'listElasticIPProducts',
       'listElasticIPs',
       'listEvents',
+      'listOperatorActions',
       'listPools',
       'listQuotas',
       'registerInstance',
