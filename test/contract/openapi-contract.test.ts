@@ -1767,14 +1767,18 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
       'not-a-uuid',
       json({ orgId, idc: 'test-east1', instanceType: 'baremetal' }),
     );
-    conforms('registerInstance', nonUuid, 404);
-    assert.equal(asRecord(nonUuid.body).code, 4046);
+    // Instance ids are path parameters validated against the document (format uuid), like orgId:
+    // only elastic IP ids answer a non-uuid with 404, because getElasticIP declares no 400.
+    conforms('registerInstance', nonUuid, 400);
+    assert.equal(asRecord(nonUuid.body).group, 'request');
 
-    for (const id of [unknownInstance, 'not-a-uuid']) {
-      const removed = await removeInstance(cli, ops, id);
-      conforms('removeInstance', removed, 404);
-      assert.deepEqual(removed.body, { code: 4046, reason: `instance ${id} was not found` });
-    }
+    const removed = await removeInstance(cli, ops, unknownInstance);
+    conforms('removeInstance', removed, 404);
+    assert.deepEqual(removed.body, {
+      code: 4046,
+      reason: `instance ${unknownInstance} was not found`,
+    });
+    conforms('removeInstance', await removeInstance(cli, ops, 'not-a-uuid'), 400);
 
     const pools = await listPools(cli, ops, 'idc=nowhere-1');
     conforms('listPools', pools, 404);
@@ -1965,10 +1969,12 @@ quotas:
     await applyCatalog(main.db, parseCatalog(catalog, 'quota catalog'), 'quota catalog');
     const listed = await listQuotas(cli, await main.operatorToken(), orgId);
     conforms('listQuotas', listed, 200);
+    // The catalog's own entries are kept apart from operators' overrides (setQuota), so that a
+    // restart with the catalog never undoes an operator's change.
     assert.deepEqual((listed.body as unknown[])[2], {
       idc: 'test-west1',
       limit: 1,
-      source: 'override',
+      source: 'catalog',
       used: 0,
     });
     const token = await main.token(orgId);
@@ -2167,11 +2173,21 @@ function getWithBody(path: string, token: string, body: string): Promise<number>
   });
 }
 
-describe('operator GETs ignore input they do not read', () => {
-  it('listAssociations and listQuotas ignore query parameters: an unknown one is answered 200', async () => {
+describe('operator GETs: undocumented query parameters are refused, bodies ignored', () => {
+  it('listAssociations and listQuotas answer an unknown query parameter with 400', async () => {
     const ops = await main.operatorToken();
-    conforms('listAssociations', await listAssociations(cli, ops, 'colour=red'), 200);
-    conforms('listQuotas', await listQuotas(cli, ops, randomUUID(), 'colour=red'), 200);
+    for (const res of [
+      await listAssociations(cli, ops, 'colour=red'),
+      await listQuotas(cli, ops, randomUUID(), 'colour=red'),
+    ]) {
+      assert.equal(res.status, 400);
+      assert.deepEqual(
+        (asRecord(res.body).validationDetail as unknown[]).map((d) => asRecord(d).field),
+        ['colour'],
+      );
+    }
+    conforms('listAssociations', await listAssociations(cli, ops, 'colour=red'), 400);
+    conforms('listQuotas', await listQuotas(cli, ops, randomUUID(), 'colour=red'), 400);
   });
 
   it('the operator GETs ignore a body over the limit (straight to eipd): 200, not 413', async () => {
