@@ -10,13 +10,16 @@ export const EXIT = {
   failure: 1,
   /** Bad flags or arguments, no token, an unreadable profile file or configuration. */
   usage: 2,
-  /** eipd refused the request (a 4xx other than 401, 403 and 404), or the catalog is invalid. */
+  /** eipd refused the request (a 4xx other than 401, 403, 404 and 429), or the catalog is invalid. */
   refused: 3,
   /** 404: no such elastic IP, IDC, product, pool or instance. */
   notFound: 4,
   /** 401 or 403: the token is missing, invalid, expired, or lacks the operator scope. */
   unauthorized: 5,
-  /** No answer, or the database is unavailable (503): the same command may work a moment later. */
+  /**
+   * No answer, the database is unavailable (503), or a rate limit (429): the same command may work
+   * a moment later (after `Retry-After`, which the error message quotes).
+   */
   unavailable: 6,
   /** 503 "no free address" (codes 5031, 5032): the pools of that product are full. */
   noCapacity: 7,
@@ -30,7 +33,7 @@ export function exitCodeOf(error: unknown): number {
   if (error.code === ERROR_CODES.noFreeAddress || error.code === ERROR_CODES.addressesBusy) {
     return EXIT.noCapacity;
   }
-  if (error.status === 503) return EXIT.unavailable;
+  if (error.status === 503 || error.status === 429) return EXIT.unavailable;
   if (error.status >= 400 && error.status < 500) return EXIT.refused;
   return EXIT.failure;
 }
