@@ -46,8 +46,12 @@ const TARGET_ALLOCATIONS = 2000;
 const TARGET_RELEASES = 2000;
 const KILL_EVERY_MS = 1000;
 const QUARANTINE_SECONDS = 1;
-/** The load phase gives up here (the test then fails): well under the time budget. */
-const LOAD_DEADLINE_MS = 75_000;
+/**
+ * The load phase gives up here (the test then fails). A quiet 2-core machine reaches the targets in
+ * about 50 s; other work on the machine slows every restart (each kill then keeps a process down
+ * longer), so the margin is wide, and still well under CI's time budget.
+ */
+const LOAD_DEADLINE_MS = 120_000;
 /** A request with no answer by then counts as lost (and is retried); eipd answers within ~5 s. */
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A killed process that cannot be started again within this time fails the test. */
