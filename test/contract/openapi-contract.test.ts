@@ -1767,14 +1767,20 @@ describe('associateElasticIP, disassociateElasticIP and the operator operations 
       'not-a-uuid',
       json({ orgId, idc: 'test-east1', instanceType: 'baremetal' }),
     );
-    conforms('registerInstance', nonUuid, 404);
-    assert.equal(asRecord(nonUuid.body).code, 4046);
+    // Instance ids are path parameters validated like bodies (README): not a uuid is a 400.
+    conforms('registerInstance', nonUuid, 400);
+    assert.equal(
+      asRecord(nonUuid.body).message,
+      'The path parameters are invalid; see validationDetail.',
+    );
+    conforms('removeInstance', await removeInstance(cli, ops, 'not-a-uuid'), 400);
 
-    for (const id of [unknownInstance, 'not-a-uuid']) {
-      const removed = await removeInstance(cli, ops, id);
-      conforms('removeInstance', removed, 404);
-      assert.deepEqual(removed.body, { code: 4046, reason: `instance ${id} was not found` });
-    }
+    const removed = await removeInstance(cli, ops, unknownInstance);
+    conforms('removeInstance', removed, 404);
+    assert.deepEqual(removed.body, {
+      code: 4046,
+      reason: `instance ${unknownInstance} was not found`,
+    });
 
     const pools = await listPools(cli, ops, 'idc=nowhere-1');
     conforms('listPools', pools, 404);
@@ -1951,7 +1957,7 @@ describe('listQuotas, setQuota, removeQuotaOverride conform; allocate over quota
     assert.equal(asRecord(most.body).limit, 1_000_000_000);
   });
 
-  it("200 listQuotas and 400 allocate (4009): an override from the catalog's quotas section", async () => {
+  it("200 listQuotas and 400 allocate (4009): a limit from the catalog's quotas section", async () => {
     const orgId = randomUUID();
     const catalog = `
 idcs:
@@ -1968,7 +1974,7 @@ quotas:
     assert.deepEqual((listed.body as unknown[])[2], {
       idc: 'test-west1',
       limit: 1,
-      source: 'override',
+      source: 'catalog',
       used: 0,
     });
     const token = await main.token(orgId);
@@ -2147,9 +2153,10 @@ describe('allocateElasticIP with an Idempotency-Key conforms', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// What the operator GETs do with input they do not read: listAssociations and listQuotas take no
-// query parameter and ignore unknown ones, and no GET reads a body (Fastify does not parse GET bodies), so neither
-// is refused; the document declares no status for either.
+// Input nothing reads: an undocumented query parameter is refused by every operation, those that
+// take no query parameter at all included (a documented 400); no GET reads a body (Fastify does
+// not parse GET bodies), so a GET's body is never refused; a body sent to a DELETE is read to be
+// refused, so one over the limit is a documented 413.
 
 /** A GET with a body, straight to eipd (fetch refuses to send one). */
 function getWithBody(path: string, token: string, body: string): Promise<number> {
@@ -2167,11 +2174,34 @@ function getWithBody(path: string, token: string, body: string): Promise<number>
   });
 }
 
-describe('operator GETs ignore input they do not read', () => {
-  it('listAssociations and listQuotas ignore query parameters: an unknown one is answered 200', async () => {
+describe('input nothing reads', () => {
+  it('an undocumented query parameter is a 400 on operations without any query parameter (found by the fuzzer)', async () => {
     const ops = await main.operatorToken();
-    conforms('listAssociations', await listAssociations(cli, ops, 'colour=red'), 200);
-    conforms('listQuotas', await listQuotas(cli, ops, randomUUID(), 'colour=red'), 200);
+    const token = await main.token();
+    const eip = await allocateOne(token);
+    const expectRefused = (operation: OperationId, exchange: Exchange) => {
+      conforms(operation, exchange, 400);
+      assert.equal(
+        asRecord(exchange.body).message,
+        'The query parameters are invalid; see validationDetail.',
+      );
+    };
+    expectRefused('listAssociations', await listAssociations(cli, ops, 'colour=red'));
+    expectRefused('listQuotas', await listQuotas(cli, ops, randomUUID(), 'colour=red'));
+    expectRefused(
+      'getElasticIP',
+      await call(cli, token, 'GET', `/v1/elastic-ips/${eip}?colour=red`),
+    );
+    expectRefused('getHealth', await call(cli, undefined, 'GET', '/healthz?colour=red'));
+    expectRefused('getReadiness', await call(cli, undefined, 'GET', '/readyz?colour=red'));
+  });
+
+  it('a body over the limit sent to releaseElasticIP is a 413 (found by the fuzzer)', async () => {
+    const token = await main.token();
+    const eip = await allocateOne(token);
+    const tooLarge = await call(cli, token, 'DELETE', `/v1/elastic-ips/${eip}`, TOO_LARGE);
+    conforms('releaseElasticIP', tooLarge, 413);
+    assert.equal(asRecord(tooLarge.body).code, 4131);
   });
 
   it('the operator GETs ignore a body over the limit (straight to eipd): 200, not 413', async () => {
