@@ -406,7 +406,11 @@ function pathSegmentArb(
           },
           { arbitrary: fc.uuid(), weight: 2 },
         )
-      : (validValue(schema, name, op) as fc.Arbitrary<string>);
+      : // `.` and `..` match the patterns, but as path segments they are dot-segments, which
+        // every HTTP client and server removes (RFC 3986 §5.2.4): no name can be addressed so.
+        (validValue(schema, name, op) as fc.Arbitrary<string>).filter(
+          (v) => v !== '.' && v !== '..',
+        );
   const hostile = fc.oneof(
     {
       arbitrary: hostileString.map((s) => ({ text: percentEncode(s), mangled: s === '' })),
