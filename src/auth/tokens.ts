@@ -35,14 +35,9 @@ export interface AuthSettings {
   /**
    * How many seconds the issuer's clock may be off from ours (EIPD_JWT_CLOCK_SKEW_SECONDS): a
    * token is expired `exp + tolerance` at the earliest, and refused while its `nbf` or `iat` is
-   * more than this ahead of our clock. Default 0.
+   * more than this ahead of our clock. 0 when absent (configuration passes its own default, 30).
    */
   clockToleranceSeconds?: number;
-  /**
-   * How long a remote JWKS is used before it is fetched again (default 10 minutes): a key removed
-   * from the document is refused at the latest this long after its removal.
-   */
-  jwksCacheMaxAgeMs?: number;
   /**
    * A token with a `kid` the cached JWKS lacks refetches it at most once per this many
    * milliseconds (default 30 s), and concurrent ones share that fetch: a flood of made-up kids
@@ -407,7 +402,7 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
     // jose shares one fetch among concurrent callers. A fetch that takes over 5 s fails (401).
     jwks = createRemoteJWKSet(new URL(settings.jwks.url), {
       timeoutDuration: 5_000,
-      cacheMaxAge: settings.jwksCacheMaxAgeMs ?? 10 * 60_000,
+      cacheMaxAge: 10 * 60_000,
       cooldownDuration: settings.jwksCooldownMs ?? 30_000,
     });
   }

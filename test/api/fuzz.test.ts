@@ -880,6 +880,10 @@ async function send(request: FuzzRequest): Promise<Answer> {
   }
 }
 
+/** What an error body must never show: a stack frame, SQL, or a driver's message. */
+const INTERNALS =
+  /\bat .+:\d+:\d+\)|\bSELECT\b|\bINSERT INTO\b|\bUPDATE \w+ SET\b|relation "|syntax error at|invalid byte sequence|node_modules/;
+
 const BUSINESS_404 = new Set([4041, 4042, 4043, 4044, 4045, 4046, 4047]);
 const BUSINESS_400 = new Set([4002, 4003, 4005, 4006, 4007, 4008, 4009, 4010, 4011]);
 const BUSINESS_503 = new Set([5031, 5032]);
@@ -916,6 +920,13 @@ function check(op: Operation, request: FuzzRequest, answer: Answer): void {
     `no X-Request-Id: ${context}`,
   );
   assert.match(String(answer.headers['content-type']), /^application\/json/, context);
+  const sentId = request.headers['x-request-id'];
+  if (sentId !== undefined && /^[A-Za-z0-9._:-]{1,128}$/.test(sentId)) {
+    assert.equal(answer.headers['x-request-id'], sentId, `X-Request-Id not kept: ${context}`);
+  }
+  if (answer.statusCode >= 400) {
+    assert.doesNotMatch(answer.body, INTERNALS, `internals in an error: ${context}`);
+  }
 
   const schemas = responseSchemas.get(op.operationId);
   assert.ok(schemas, op.operationId);
