@@ -14,7 +14,7 @@ import type { Database } from './db/database.js';
 import { createReadiness } from './health.js';
 import { registerApiDocs } from './http/api-docs.js';
 import { operatorAuthHook, tenantAuthHook } from './http/auth.js';
-import { checkBodyShape, refuseBody } from './http/body-shape.js';
+import { checkBodyShape, ignoreTypeOfEmptyBody, refuseBody } from './http/body-shape.js';
 import {
   answerMalformedHttp,
   answerRouteNotFound,
@@ -202,6 +202,7 @@ export function buildApp(deps: AppDependencies): {
         : operation.path.startsWith('/v1/admin/')
           ? authenticateOperator
           : tenantHooks,
+      preParsing: bodySchema === undefined ? [ignoreTypeOfEmptyBody] : [],
       preValidation:
         bodySchema === undefined
           ? [async (request) => refuseBody(request.body)]

@@ -40,6 +40,7 @@ const schema = z.object({
   EIPD_JWT_ISSUER: optionalText,
   EIPD_JWT_AUDIENCE: optionalText,
   EIPD_ADMIN_SCOPE: z.string().min(1).default('eip:admin'),
+  EIPD_JWT_CLOCK_SKEW_SECONDS: integer(0, 300).default(30),
   EIPD_MAX_ALLOCATE_COUNT: integer(1, 10_000).default(100),
   EIPD_QUARANTINE_SECONDS: integer(0, 30 * 24 * 3600).default(3600),
   EIPD_BODY_LIMIT_BYTES: integer(1024, 16 * 1024 * 1024).default(1024 * 1024),
@@ -82,6 +83,8 @@ export interface Config {
     issuer: string | undefined;
     audience: string | undefined;
     adminScope: string;
+    /** How far the issuer's clock may be from ours, for exp, nbf and iat. */
+    clockSkewSeconds: number;
   };
   maxAllocateCount: number;
   /** How long a released address waits before another organization can get it (rule 7). */
@@ -164,6 +167,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       issuer: e.EIPD_JWT_ISSUER,
       audience: e.EIPD_JWT_AUDIENCE,
       adminScope: e.EIPD_ADMIN_SCOPE,
+      clockSkewSeconds: e.EIPD_JWT_CLOCK_SKEW_SECONDS,
     },
     maxAllocateCount: e.EIPD_MAX_ALLOCATE_COUNT,
     quarantineSeconds: e.EIPD_QUARANTINE_SECONDS,

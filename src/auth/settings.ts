@@ -58,6 +58,7 @@ export async function resolveAuth(config: Config): Promise<ResolvedAuth> {
     algorithms,
     orgClaim: a.orgClaim,
     adminScope: a.adminScope,
+    clockToleranceSeconds: a.clockSkewSeconds,
     ...(secret === undefined ? {} : { hs256Secret: secret }),
     ...(a.jwksUrl !== undefined ? { jwks: { url: a.jwksUrl } } : {}),
     ...(a.jwksFile !== undefined ? { jwks: { file: a.jwksFile } } : {}),

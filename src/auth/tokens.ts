@@ -32,6 +32,11 @@ export interface AuthSettings {
   audience?: string;
   /** Scope value that grants operator access, e.g. 'eip:admin'. */
   adminScope: string;
+  /**
+   * How many seconds the issuer's clock may be off from ours (EIPD_JWT_CLOCK_SKEW_SECONDS): a
+   * token is expired `exp + tolerance` at the earliest, and refused while its `nbf` or `iat` is
+   * more than this ahead of our clock. 0 when absent (configuration passes its own default, 30).
+   */
   clockToleranceSeconds?: number;
   /**
    * A token with a `kid` the cached JWKS lacks refetches it at most once per this many
@@ -288,6 +293,16 @@ function acceptableSubject(sub: unknown): boolean {
   );
 }
 
+/**
+ * jose checks `iat` only against a maximum token age, which eipd does not set, so a token "issued"
+ * an hour from now would verify. Such a token was minted by a clock that is wrong or on purpose
+ * ahead (say, to outlive a key rotation); it is refused, in whole seconds like jose's `nbf` check,
+ * unless within the configured clock skew.
+ */
+function issuedInTheFuture(iat: unknown, toleranceSeconds: number): boolean {
+  return typeof iat === 'number' && iat > Math.floor(Date.now() / 1000) + toleranceSeconds;
+}
+
 function toPrincipal(payload: JWTPayload, orgClaim: string, adminScope: string): Principal {
   // hasOwn so that a claim name such as '__proto__' cannot pick up inherited values.
   const org = Object.hasOwn(payload, orgClaim) ? payload[orgClaim] : undefined;
@@ -445,7 +460,8 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
     for (const key of candidates) {
       const outcome = await attempt(token, key, options);
       if (outcome.result === 'ok') {
-        if (!acceptableSubject(outcome.payload.sub)) return { ok: false, failure: 'invalid' };
+        if (!acceptableSubject(outcome.payload.sub)) return INVALID;
+        if (issuedInTheFuture(outcome.payload.iat, clockTolerance)) return INVALID;
         const principal = Object.freeze(toPrincipal(outcome.payload, orgClaim, adminScope));
         verified.remember(token, principal, outcome.payload.exp);
         return { ok: true, principal };

@@ -12,7 +12,8 @@
  *   which answers "expired". `nbf` can only have been met before, and stays met.
  * - The keys: a shared secret and PEM keys are fixed for the life of the process. A remote JWKS
  *   can drop a key, but jose itself keeps using its copy of the JWKS for up to 10 minutes; an
- *   entry here lives at most MAX_AGE_MS, well within that.
+ *   entry here lives at most MAX_AGE_MS more, so a token verified just before that copy went
+ *   stale is answered for up to a minute after it (test/api/token-attacks.test.ts pins this).
  * - Only successes are kept, so tokens that fail cost no memory, and the memory is bounded: at
  *   most MAX_ENTRIES tokens of at most MAX_TOKEN_LENGTH characters, the oldest forgotten first.
  */

@@ -53,6 +53,9 @@ export async function listElasticIps(
   ]);
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, scope);
   const limit = query.limit ?? DEFAULT_LIST_LIMIT;
+  // PostgreSQL text cannot hold a NUL (the query would fail), so no EIP is named with one: the
+  // exact-match filter matches nothing.
+  if (query.name?.includes('\u0000')) return { items: [], nextQuery: undefined };
   // One row more than asked tells whether a next page exists without a second query.
   const rows = await listElasticIpRows(db, {
     orgId,

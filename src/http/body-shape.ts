@@ -5,6 +5,7 @@
  * happily accepts. Nesting is measured while the body is read (json-body.ts), in the same pass
  * over the text that finds duplicate keys, so only the parsed body's own shape is checked here.
  */
+import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
 import { UnreadableBodyError } from './request-errors.js';
 
@@ -36,4 +37,18 @@ export function checkBodyShape(body: unknown): void {
  */
 export function refuseBody(body: unknown): void {
   if (body !== undefined) throw new UnreadableBodyError('This operation takes no request body.');
+}
+
+/**
+ * An empty body is no body, whatever its Content-Type, for operations that take none (README).
+ * Fastify refuses a malformed type (`Content-Type:` empty, `json`) before it reads anything, and
+ * the JSON reader refuses a foreign charset, so for such operations the type of a body that is
+ * declared empty is dropped before parsing: the request then simply has no body.
+ */
+export async function ignoreTypeOfEmptyBody(request: FastifyRequest): Promise<void> {
+  const headers = request.raw.headers;
+  const length = headers['content-length'];
+  if (headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) {
+    delete headers['content-type'];
+  }
 }

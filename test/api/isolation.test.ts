@@ -1,169 +1,296 @@
 /**
- * One walk over every operation of openapi/eipd.yaml: another organization's EIP is a 404 on
- * every tenant endpoint that names one, a tenant token on an operator endpoint is a 403, and no
- * token is a 401 everywhere. A new operation that is not in the table below fails the walk.
+ * The isolation matrix: every operation of openapi/eipd.yaml × every kind of caller, on both
+ * engines.
+ *
+ * | caller                                      | tenant operations          | operator operations | health |
+ * |---------------------------------------------|----------------------------|---------------------|--------|
+ * | owner: a tenant token of the organization   | 200                        | 403 (no admin scope)| 200    |
+ * | stranger: a tenant token of another one     | 404 when naming an EIP, else 200 with its own data | 403 | 200 |
+ * | operator: admin scope, no organization      | 401 (no organization claim)| 200                 | 200    |
+ * | nobody: no token                            | 401                        | 401                 | 200    |
+ *
+ * Every call that succeeds for its caller is a real one (a fresh EIP of the owner, a registered
+ * instance, ...), so a 404 or 403 is never an accident of missing data. No answer to anyone but
+ * the owner and the operator (body and headers) contains the owner's organization id, EIP ids or
+ * addresses; the stranger's 404 for the owner's EIP is the very answer a random uuid gets, and
+ * the EIP is unchanged after the stranger's attempts. A new operation that is not in the table
+ * fails the walk.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { mintToken } from '../../src/auth/tokens.js';
+import type { LightMyRequestResponse } from 'fastify';
 import { listOperations, loadOpenApi } from '../../src/http/openapi.js';
-import {
-  allocateBody,
-  BASIC_CATALOG,
-  startTestApp,
-  TEST_SECRET,
-  type TestApp,
-} from '../support/app.js';
+import { allocateBody, BASIC_CATALOG, startTestApp, type TestApp } from '../support/app.js';
 import { BACKENDS } from '../support/databases.js';
 
-interface Call {
-  /** Path with `{id}` standing for the target EIP. */
-  path: string;
-  body?: Record<string, unknown>;
-  /** Whether the operation names an EIP (another organization then gets 404). */
-  namesEip: boolean;
-  /** Health checks: answered to anyone, and they reveal nothing about tenants. */
-  anonymous?: true;
+type Caller = 'owner' | 'stranger' | 'operator' | 'nobody';
+const CALLERS: readonly Caller[] = ['owner', 'stranger', 'operator', 'nobody'];
+
+/** What one call of the matrix is about: a fresh EIP and instance of the owner. */
+interface Subject {
+  ownerOrg: string;
+  /** A disassociated EIP of the owner, allocated for this call. */
+  eip: string;
+  address: string;
+  /** An instance of the owner in the EIP's IDC, registered for this call. */
+  instance: string;
 }
 
-/** A valid request for each operation, keyed by operationId. */
+interface Call {
+  path: (s: Subject) => string;
+  body?: (s: Subject) => Record<string, unknown>;
+  /** The operation names an EIP of the owner: the stranger gets 404. */
+  namesEip?: true;
+  kind: 'tenant' | 'operator' | 'health';
+}
+
+/** A call for each operation, keyed by operationId, that succeeds for the right caller. */
 const CALLS: Readonly<Record<string, Call>> = {
-  allocateElasticIP: { path: '/v1/elastic-ips', body: allocateBody(), namesEip: false },
-  listElasticIPs: { path: '/v1/elastic-ips', namesEip: false },
-  listElasticIPProducts: { path: '/v1/elastic-ips/products', namesEip: false },
-  getElasticIP: { path: '/v1/elastic-ips/{id}', namesEip: true },
-  updateElasticIP: { path: '/v1/elastic-ips/{id}', body: { name: 'renamed' }, namesEip: true },
-  releaseElasticIP: { path: '/v1/elastic-ips/{id}', namesEip: true },
-  associateElasticIP: {
-    path: '/v1/elastic-ips/{id}/associate',
-    body: { instanceID: randomUUID(), instanceType: 'baremetal' },
+  allocateElasticIP: { kind: 'tenant', path: () => '/v1/elastic-ips', body: () => allocateBody() },
+  listElasticIPs: { kind: 'tenant', path: () => '/v1/elastic-ips' },
+  listElasticIPProducts: { kind: 'tenant', path: () => '/v1/elastic-ips/products' },
+  getElasticIP: { kind: 'tenant', namesEip: true, path: (s) => `/v1/elastic-ips/${s.eip}` },
+  updateElasticIP: {
+    kind: 'tenant',
     namesEip: true,
+    path: (s) => `/v1/elastic-ips/${s.eip}`,
+    body: () => ({ name: 'renamed' }),
   },
-  disassociateElasticIP: { path: '/v1/elastic-ips/{id}/disassociate', namesEip: true },
+  releaseElasticIP: { kind: 'tenant', namesEip: true, path: (s) => `/v1/elastic-ips/${s.eip}` },
+  associateElasticIP: {
+    kind: 'tenant',
+    namesEip: true,
+    path: (s) => `/v1/elastic-ips/${s.eip}/associate`,
+    body: (s) => ({ instanceID: s.instance, instanceType: 'baremetal' }),
+  },
+  disassociateElasticIP: {
+    kind: 'tenant',
+    namesEip: true,
+    path: (s) => `/v1/elastic-ips/${s.eip}/disassociate`,
+  },
   registerInstance: {
-    path: `/v1/admin/instances/${randomUUID()}`,
-    body: { orgId: randomUUID(), idc: 'test-east1', instanceType: 'baremetal' },
-    namesEip: false,
+    kind: 'operator',
+    path: () => `/v1/admin/instances/${randomUUID()}`,
+    body: (s) => ({ orgId: s.ownerOrg, idc: 'test-east1', instanceType: 'container' }),
   },
-  removeInstance: { path: `/v1/admin/instances/${randomUUID()}`, namesEip: false },
-  listEvents: { path: '/v1/admin/events', namesEip: false },
-  listOperatorActions: { path: '/v1/admin/operator-actions', namesEip: false },
-  listAssociations: { path: '/v1/admin/associations', namesEip: false },
-  getAddressHistory: { path: '/v1/admin/address-history?ipAddress=192.0.2.2', namesEip: false },
-  listPools: { path: '/v1/admin/pools', namesEip: false },
-  updatePool: { path: '/v1/admin/pools/east-v4', body: { enabled: true }, namesEip: false },
-  listQuotas: { path: `/v1/admin/organizations/${randomUUID()}/quotas`, namesEip: false },
+  removeInstance: { kind: 'operator', path: (s) => `/v1/admin/instances/${s.instance}` },
+  listEvents: { kind: 'operator', path: () => '/v1/admin/events' },
+  listOperatorActions: { kind: 'operator', path: () => '/v1/admin/operator-actions' },
+  listAssociations: { kind: 'operator', path: () => '/v1/admin/associations' },
+  getAddressHistory: {
+    kind: 'operator',
+    path: (s) => `/v1/admin/address-history?ipAddress=${s.address}`,
+  },
+  listPools: { kind: 'operator', path: () => '/v1/admin/pools' },
+  updatePool: {
+    kind: 'operator',
+    path: () => '/v1/admin/pools/east-v4',
+    body: () => ({ enabled: true }),
+  },
+  listQuotas: { kind: 'operator', path: (s) => `/v1/admin/organizations/${s.ownerOrg}/quotas` },
   setQuota: {
-    path: `/v1/admin/organizations/${randomUUID()}/quotas/test-east1`,
-    body: { limit: 5 },
-    namesEip: false,
+    kind: 'operator',
+    path: (s) => `/v1/admin/organizations/${s.ownerOrg}/quotas/test-west1`,
+    body: () => ({ limit: 1000 }),
   },
   removeQuotaOverride: {
-    path: `/v1/admin/organizations/${randomUUID()}/quotas/test-east1`,
-    namesEip: false,
+    kind: 'operator',
+    path: (s) => `/v1/admin/organizations/${s.ownerOrg}/quotas/test-west1`,
   },
-  getHealth: { path: '/healthz', namesEip: false, anonymous: true },
-  getReadiness: { path: '/readyz', namesEip: false, anonymous: true },
+  getHealth: { kind: 'health', path: () => '/healthz' },
+  getReadiness: { kind: 'health', path: () => '/readyz' },
 };
+
+function expectedStatus(call: Call, caller: Caller): number {
+  if (call.kind === 'health') return 200;
+  if (caller === 'nobody') return 401;
+  if (call.kind === 'operator') return caller === 'operator' ? 200 : 403;
+  if (caller === 'operator') return 401;
+  if (caller === 'stranger' && call.namesEip) return 404;
+  return 200;
+}
 
 const operations = listOperations(loadOpenApi({ maxAllocateCount: 100 }));
 
-describe('isolation walk: the table covers the document', () => {
-  test('every operation of openapi/eipd.yaml has a call in the walk, and nothing else', () => {
+describe('isolation matrix: the table covers the document', () => {
+  test('every operation of openapi/eipd.yaml has a call in the matrix, and nothing else', () => {
     assert.deepEqual(Object.keys(CALLS).sort(), operations.map((o) => o.operationId).sort());
   });
 });
 
 for (const backend of BACKENDS) {
-  describe(`isolation walk (${backend})`, () => {
+  describe(`isolation matrix (${backend})`, () => {
     let t: TestApp;
-    let ownerEip: string;
-    before(async () => {
-      t = await startTestApp({ backend, catalog: BASIC_CATALOG });
-      const owner = await t.token();
+    let ownerOrg: string;
+    const tokens = new Map<Caller, string | undefined>();
+    /** Everything of the owner's that must not reach another caller. */
+    const secrets = new Set<string>();
+
+    const allocate = async (): Promise<{ id: string; address: string }> => {
       const res = await t.app.inject({
         method: 'POST',
         url: '/v1/elastic-ips',
-        headers: { authorization: `Bearer ${owner}` },
-        payload: allocateBody(),
+        headers: { authorization: `Bearer ${tokens.get('owner')}` },
+        payload: allocateBody({ name: 'owned' }),
       });
+      assert.equal(res.statusCode, 200, res.body);
       const [created] = res.json() as { id: string }[];
       assert.ok(created);
-      ownerEip = created.id;
-    });
-    after(() => t.close());
+      const got = await t.app.inject({
+        method: 'GET',
+        url: `/v1/elastic-ips/${created.id}`,
+        headers: { authorization: `Bearer ${tokens.get('owner')}` },
+      });
+      const { ipAddress } = got.json() as { ipAddress: string };
+      secrets.add(created.id);
+      secrets.add(ipAddress);
+      return { id: created.id, address: ipAddress };
+    };
 
-    const send = (operationId: string, token: string | undefined) => {
+    const subject = async (): Promise<Subject> => {
+      const { id, address } = await allocate();
+      const instance = randomUUID();
+      const res = await t.app.inject({
+        method: 'PUT',
+        url: `/v1/admin/instances/${instance}`,
+        headers: { authorization: `Bearer ${tokens.get('operator')}` },
+        payload: { orgId: ownerOrg, idc: 'test-east1', instanceType: 'baremetal' },
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      return { ownerOrg, eip: id, address, instance };
+    };
+
+    const send = (operationId: string, call: Call, s: Subject, caller: Caller, path?: string) => {
       const op = operations.find((o) => o.operationId === operationId);
-      const call = CALLS[operationId];
-      assert.ok(op && call, operationId);
+      assert.ok(op, operationId);
+      const token = tokens.get(caller);
       return t.app.inject({
         method: op.method,
-        url: call.path.replace('{id}', ownerEip),
+        url: path ?? call.path(s),
         headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-        ...(call.body === undefined ? {} : { payload: call.body }),
+        ...(call.body === undefined ? {} : { payload: call.body(s) }),
       });
     };
 
-    test('another organization gets 404 on every endpoint that names an EIP, and nothing changes', async () => {
-      const stranger = await t.token();
-      for (const [operationId, call] of Object.entries(CALLS)) {
-        if (!call.namesEip) continue;
-        const res = await send(operationId, stranger);
-        assert.equal(res.statusCode, 404, `${operationId}: ${res.body}`);
-        assert.deepEqual(res.json(), {
-          code: 4044,
-          reason: `elastic IP ${ownerEip} was not found`,
-        });
-      }
-      const [row] = await t.db.query<{ name: string; status: string }>(
-        'SELECT name, status FROM elastic_ips WHERE id = $1',
-        [ownerEip],
-      );
-      assert.deepEqual(row, { name: 'web-1', status: 'disassociated' });
-      const list = await send('listElasticIPs', stranger);
-      assert.deepEqual(list.json(), []);
-    });
+    /** The answer as one text, headers included, with `requested` (what the caller sent) masked. */
+    const answerText = (res: LightMyRequestResponse, requested: string[] = []) => {
+      // Ids are answered in lower case whatever case they were sent in.
+      let text = `${JSON.stringify(res.headers)}\n${res.body}`.toLowerCase();
+      for (const value of requested) text = text.split(value.toLowerCase()).join('<requested>');
+      return text;
+    };
 
-    test('a tenant token on every operator endpoint gets 403', async () => {
-      const tenant = await t.token();
-      for (const operationId of Object.keys(CALLS)) {
-        if (!CALLS[operationId]?.path.startsWith('/v1/admin/')) continue;
-        const res = await send(operationId, tenant);
-        assert.equal(res.statusCode, 403, `${operationId}: ${res.body}`);
-        assert.deepEqual(res.json(), {
-          code: 4031,
-          reason: 'this operation needs the eip:admin scope',
-        });
+    const assertNothingLeaks = (
+      res: LightMyRequestResponse,
+      label: string,
+      requested?: string[],
+    ) => {
+      const text = answerText(res, requested);
+      for (const secret of secrets) {
+        assert.ok(!text.includes(secret.toLowerCase()), `${label} reveals ${secret}: ${text}`);
       }
-    });
+    };
 
-    test('an operator token without an organization cannot act as a tenant', async () => {
-      const operator = await mintToken({
-        secret: TEST_SECRET,
-        scope: 'eip:admin',
-        subject: 'ops',
-        ttlSeconds: 600,
-      });
-      for (const [operationId, call] of Object.entries(CALLS)) {
-        if (call.path.startsWith('/v1/admin/') || call.anonymous) continue;
-        const res = await send(operationId, operator);
-        assert.equal(res.statusCode, 401, `${operationId}: ${res.body}`);
-      }
+    before(async () => {
+      t = await startTestApp({ backend, catalog: BASIC_CATALOG });
+      ownerOrg = randomUUID();
+      secrets.add(ownerOrg);
+      tokens.set('owner', await t.token(ownerOrg));
+      tokens.set('stranger', await t.token());
+      tokens.set('operator', await t.operatorToken());
+      tokens.set('nobody', undefined);
     });
+    after(() => t.close());
 
-    test('no token gets 401 on every endpoint but the health checks', async () => {
-      for (const [operationId, call] of Object.entries(CALLS)) {
-        if (call.anonymous) {
-          const res = await send(operationId, undefined);
-          assert.equal(res.statusCode, 200, `${operationId}: ${res.body}`);
-          assert.deepEqual(res.json(), { status: 'ok' });
-          continue;
+    for (const [operationId, call] of Object.entries(CALLS)) {
+      test(`${operationId}: ${CALLERS.map((c) => `${c} ${expectedStatus(call, c)}`).join(', ')}`, async () => {
+        for (const caller of CALLERS) {
+          const s = await subject();
+          const res = await send(operationId, call, s, caller);
+          const label = `${operationId} by ${caller}`;
+          assert.equal(res.statusCode, expectedStatus(call, caller), `${label}: ${res.body}`);
+          assert.ok(res.headers['x-request-id'], label);
+          if (res.statusCode === 401) {
+            assert.match(String(res.headers['www-authenticate']), /^Bearer/, label);
+          }
+          if (res.statusCode === 403) {
+            assert.deepEqual(res.json(), {
+              code: 4031,
+              reason: 'this operation needs the eip:admin scope',
+            });
+          }
+          // The owner sees its own data and operators see everyone's; nobody else sees any.
+          if (caller === 'owner' || caller === 'operator') continue;
+          if (caller === 'stranger' && call.namesEip) {
+            // The same answer as for an id that never existed, but for the id itself.
+            assert.deepEqual(res.json(), {
+              code: 4044,
+              reason: `elastic IP ${s.eip} was not found`,
+            });
+            const unknown = randomUUID();
+            const control = await send(
+              operationId,
+              call,
+              s,
+              caller,
+              call.path(s).replace(s.eip, unknown),
+            );
+            assert.equal(control.statusCode, 404, label);
+            assert.deepEqual(
+              Object.keys(control.headers).sort(),
+              Object.keys(res.headers).sort(),
+              label,
+            );
+            assert.equal(control.body.replace(unknown, s.eip), res.body, label);
+            // Upper case is the same id: the same 404.
+            const upper = await send(
+              operationId,
+              call,
+              s,
+              caller,
+              call.path(s).replace(s.eip, s.eip.toUpperCase()),
+            );
+            assert.equal(upper.statusCode, 404, label);
+            assertNothingLeaks(res, label, [s.eip]);
+            assertNothingLeaks(upper, `${label} (upper case)`, [s.eip.toUpperCase()]);
+            // And nothing changed.
+            const [row] = await t.db.query<{ name: string; status: string; instance_id: null }>(
+              'SELECT name, status, instance_id FROM elastic_ips WHERE id = $1',
+              [s.eip],
+            );
+            assert.deepEqual(
+              { name: row?.name, status: row?.status, instance: row?.instance_id },
+              { name: 'owned', status: 'disassociated', instance: null },
+              label,
+            );
+            continue;
+          }
+          // The query string of address-history carries the owner's address; it is the
+          // caller's own input, and must not come back either.
+          assertNothingLeaks(res, label);
         }
-        const res = await send(operationId, undefined);
-        assert.equal(res.statusCode, 401, `${operationId}: ${res.body}`);
-        assert.ok(String(res.headers['www-authenticate']).startsWith('Bearer'), operationId);
+      });
+    }
+
+    test('another organization lists nothing of the owner, whatever the filter', async () => {
+      const s = await subject();
+      const stranger = await t.token();
+      for (const query of [
+        '',
+        `?ipAddress=${s.address}`,
+        '?status=released',
+        '?name=owned',
+        `?instanceID=${s.instance}`,
+      ]) {
+        const res = await t.app.inject({
+          method: 'GET',
+          url: `/v1/elastic-ips${query}`,
+          headers: { authorization: `Bearer ${stranger}` },
+        });
+        assert.equal(res.statusCode, 200, res.body);
+        assert.deepEqual(res.json(), [], query);
+        assertNothingLeaks(res, `list ${query}`, [s.address, s.instance]);
       }
     });
   });

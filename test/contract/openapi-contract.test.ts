@@ -1955,7 +1955,7 @@ describe('listQuotas, setQuota, removeQuotaOverride conform; allocate over quota
     assert.equal(asRecord(most.body).limit, 1_000_000_000);
   });
 
-  it("200 listQuotas and 400 allocate (4009): an override from the catalog's quotas section", async () => {
+  it("200 listQuotas and 400 allocate (4009): a limit from the catalog's quotas section", async () => {
     const orgId = randomUUID();
     const catalog = `
 idcs:
@@ -2153,9 +2153,10 @@ describe('allocateElasticIP with an Idempotency-Key conforms', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// What the operator GETs do with input they do not read: listAssociations and listQuotas take no
-// query parameter and ignore unknown ones, and no GET reads a body (Fastify does not parse GET bodies), so neither
-// is refused; the document declares no status for either.
+// Input nothing reads: an undocumented query parameter is refused by every operation, those that
+// take no query parameter at all included (a documented 400); no GET reads a body (Fastify does
+// not parse GET bodies), so a GET's body is never refused; a body sent to a DELETE is read to be
+// refused, so one over the limit is a documented 413.
 
 /** A GET with a body, straight to eipd (fetch refuses to send one). */
 function getWithBody(path: string, token: string, body: string): Promise<number> {
@@ -2188,6 +2189,26 @@ describe('operator GETs: undocumented query parameters are refused, bodies ignor
     }
     conforms('listAssociations', await listAssociations(cli, ops, 'colour=red'), 400);
     conforms('listQuotas', await listQuotas(cli, ops, randomUUID(), 'colour=red'), 400);
+  });
+
+  it('getElasticIP and the health checks, which declare no 400, ignore an unknown query parameter', async () => {
+    const token = await main.token();
+    const eip = await allocateOne(token);
+    conforms(
+      'getElasticIP',
+      await call(cli, token, 'GET', `/v1/elastic-ips/${eip}?colour=red`),
+      200,
+    );
+    conforms('getHealth', await call(cli, undefined, 'GET', '/healthz?colour=red'), 200);
+    conforms('getReadiness', await call(cli, undefined, 'GET', '/readyz?colour=red'), 200);
+  });
+
+  it('a body over the limit sent to releaseElasticIP is a 413 (found by the fuzzer)', async () => {
+    const token = await main.token();
+    const eip = await allocateOne(token);
+    const tooLarge = await call(cli, token, 'DELETE', `/v1/elastic-ips/${eip}`, TOO_LARGE);
+    conforms('releaseElasticIP', tooLarge, 413);
+    assert.equal(asRecord(tooLarge.body).code, 4131);
   });
 
   it('the operator GETs ignore a body over the limit (straight to eipd): 200, not 413', async () => {

@@ -189,6 +189,34 @@ describe('createTokenVerifier with HS256', () => {
     assertInvalid(await verifier.verify(bearer(token)));
   });
 
+  it('rejects iat in the future (jose alone would accept it), accepts iat now or past', async () => {
+    const ahead = await sign({ orgId: ORG, iat: nowSeconds() + 600 }, hsKey(SECRET));
+    assertInvalid(await verifier.verify(bearer(ahead)));
+    const oneSecondAhead = await sign({ orgId: ORG, iat: nowSeconds() + 2 }, hsKey(SECRET));
+    assertInvalid(await verifier.verify(bearer(oneSecondAhead)));
+    principalOf(
+      await verifier.verify(bearer(await sign({ orgId: ORG, iat: nowSeconds() }, hsKey(SECRET)))),
+    );
+    principalOf(
+      await verifier.verify(
+        bearer(await sign({ orgId: ORG, iat: nowSeconds() - 3600 }, hsKey(SECRET))),
+      ),
+    );
+  });
+
+  it('allows clockToleranceSeconds of skew for iat and nbf, and not a second more', async () => {
+    const skewed = await createTokenVerifier(settings({ clockToleranceSeconds: 30 }));
+    const within = await sign(
+      { orgId: ORG, iat: nowSeconds() + 20, nbf: nowSeconds() + 20 },
+      hsKey(SECRET),
+    );
+    principalOf(await skewed.verify(bearer(within)));
+    const iatBeyond = await sign({ orgId: ORG, iat: nowSeconds() + 40 }, hsKey(SECRET));
+    assertInvalid(await skewed.verify(bearer(iatBeyond)));
+    const nbfBeyond = await sign({ orgId: ORG, nbf: nowSeconds() + 40 }, hsKey(SECRET));
+    assertInvalid(await skewed.verify(bearer(nbfBeyond)));
+  });
+
   it('rejects a token without exp', async () => {
     const token = await new SignJWT({ orgId: ORG })
       .setProtectedHeader({ alg: 'HS256' })
