@@ -97,6 +97,9 @@ export function buildApp(deps: AppDependencies): {
     logger: deps.logger,
     logController: new OneLinePerRequest(),
     bodyLimit: deps.bodyLimitBytes,
+    // Path parameters as long as a request line can be (Node's 16 KiB of headers): a pool name or
+    // an IDC over its documented maxLength is then a 400 naming the field, not "no route".
+    maxParamLength: 16 * 1024,
     requestTimeout: deps.requestTimeoutMs ?? 30_000,
     http: {
       // Node enforces the request timeout only when it checks its connections (by default every

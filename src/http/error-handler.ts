@@ -136,7 +136,31 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
       .code(400)
       .send(new UnreadableBodyError('The request body could not be read.').body());
   }
+  // The client closed the connection before its body arrived (or while it was being read):
+  // nobody reads this answer, and it is no bug of ours, so no error line and no 500 to alert on.
+  if (isClientAbort(error)) {
+    request.log.info({ cause: error.message }, 'client closed the connection mid-request');
+    return reply
+      .code(400)
+      .send(new UnreadableBodyError('The request body could not be read.').body());
+  }
+  // Plugins' own refusals (the static files of /docs: a path that leaves its folder, a NUL byte)
+  // name no resource of ours: answered like any unknown route.
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500 && !request.is404) {
+    return answerRouteNotFound(request, reply);
+  }
   return answerInternalError(error, request, reply);
+}
+
+/** Node's errors for a request whose connection closed before it was read to the end. */
+function isClientAbort(error: FastifyError): boolean {
+  return (
+    error.code === 'ECONNRESET' ||
+    error.code === 'ECONNABORTED' ||
+    error.code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    (error.message === 'aborted' && error.code === undefined)
+  );
 }
 
 function answerInternalError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
@@ -148,8 +172,8 @@ function answerInternalError(error: unknown, request: FastifyRequest, reply: Fas
 }
 
 /**
- * The router refuses some URLs before any route runs: a malformed percent-encoding, or a path
- * segment longer than maxParamLength. Such an id can never be a uuid, so it is answered like any
+ * The router refuses some URLs before any route runs: a malformed percent-encoding (or a path
+ * segment longer than maxParamLength, 16 KiB, which Node's header limit refuses first). Such an id can never be a uuid, so it is answered like any
  * other id that is not one (after authentication, as a 404) instead of with Fastify's own body.
  */
 export function answerRouterRefusal(

@@ -72,8 +72,8 @@ describe('logs', () => {
         url: '/v1/elastic-ips',
         headers: { authorization: `Bearer ${token.slice(0, -4)}AAAA` },
       }),
-      // Tokens where they do not belong: in the path (a segment too long for the router, answered
-      // before any route runs) and in query parameters.
+      // Tokens where they do not belong: in the path (an id that cannot be a uuid) and in query
+      // parameters.
       await t.app.inject({ method: 'GET', url: `/v1/elastic-ips/${token}`, headers: auth }),
       await t.app.inject({
         method: 'GET',

@@ -84,11 +84,8 @@ for (const backend of BACKENDS) {
       for (const path of ['/no/such/route', '/another/one']) {
         assert.equal((await t.app.inject({ method: 'GET', url: path })).statusCode, 404);
       }
-      // Refused by the router itself (a segment over its maxParamLength), before any route runs.
-      const refused = await t.app.inject({
-        method: 'GET',
-        url: `/v1/elastic-ips/${'x'.repeat(101)}`,
-      });
+      // Refused by the router itself (a malformed percent-encoding), before any route runs.
+      const refused = await t.app.inject({ method: 'GET', url: '/v1/elastic-ips/%zz' });
       assert.equal(refused.statusCode, 401);
 
       const samples = await scrape(t);

@@ -1087,11 +1087,11 @@ describe('allocateElasticIP and getElasticIP responses conform to openapi/eipd.y
 });
 
 // ---------------------------------------------------------------------------------------------
-// Ids the router refuses before any route runs (a segment over maxParamLength, a malformed
-// percent-encoding) are answered like any other id that is not a uuid: 404 in the error shape,
-// after authentication, with an X-Request-Id.
+// Ids the router refuses before any route runs (a malformed percent-encoding) and ids far too long
+// to be one are answered like any other id that is not a uuid: 404 in the error shape, after
+// authentication, with an X-Request-Id.
 
-describe('ids the router refuses', () => {
+describe('ids that cannot be uuids', () => {
   it('an id longer than 100 characters is answered 404', async () => {
     const exchange = await getEip(cli, await main.token(), 'x'.repeat(101));
     conforms('getElasticIP', exchange, 404);
