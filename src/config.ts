@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { MIN_SECRET_BYTES } from './auth/tokens.js';
 
 const integer = (min: number, max: number) =>
   z
@@ -133,7 +134,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const issues = parsed.success
     ? []
     : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  if (!parsed.success || unknown.length > 0) throw new ConfigError([...issues, ...unknown]);
+  // Checked here too, not only with the other key settings later, so that one start-up lists it
+  // with every other bad setting.
+  const secret = env.EIPD_JWT_SECRET;
+  const shortSecret =
+    secret !== undefined && secret !== '' && Buffer.byteLength(secret) < MIN_SECRET_BYTES
+      ? [`EIPD_JWT_SECRET: shorter than ${MIN_SECRET_BYTES} bytes (the value is not shown)`]
+      : [];
+  if (!parsed.success || unknown.length > 0 || shortSecret.length > 0) {
+    throw new ConfigError([...issues, ...shortSecret, ...unknown]);
+  }
   const e = parsed.data;
   const problems: string[] = [];
   if (e.DATABASE_URL !== undefined && !/^postgres(ql)?:\/\//.test(e.DATABASE_URL)) {

@@ -64,7 +64,7 @@ export interface TokenVerifier {
 const MAX_TOKEN_LENGTH = 8 * 1024;
 const BEARER_PREFIX = 'bearer ';
 /** HMAC keys shorter than the hash output weaken HS256; 32 bytes is the RFC 7518 §3.2 floor. */
-const MIN_SECRET_BYTES = 32;
+export const MIN_SECRET_BYTES = 32;
 /**
  * JWS compact serialization: three base64url segments. The signature must be non-empty, which
  * already rules out unsecured (`alg: none`) JWTs at the shape check; the alg allow-list below is

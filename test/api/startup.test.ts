@@ -61,8 +61,13 @@ pools:
       // Below the 24 hours an Idempotency-Key's answer must be replayed for.
       EIPD_IDEMPOTENCY_RETENTION_HOURS: '23',
       EIPD_EVENT_RETENTION_DAYS: '0',
+      EIPD_JWT_SECRET: 'hunter2-but-short',
+      EIPD_PROT: '8080',
     });
     assert.equal(code, 1, stderr);
+    assert.match(stderr, /EIPD_JWT_SECRET: shorter than 32 bytes/);
+    assert.doesNotMatch(stderr, /hunter2/);
+    assert.match(stderr, /EIPD_PROT: not a setting/);
     assert.match(stderr, /EIPD_PORT/);
     assert.match(stderr, /EIPD_MAX_ALLOCATE_COUNT/);
     assert.match(stderr, /EIPD_IDEMPOTENCY_RETENTION_HOURS/);
