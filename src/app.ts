@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { TokenVerifier } from './auth/tokens.js';
 import type { Database } from './db/database.js';
+import { ApiError } from './errors.js';
 import { createReadiness } from './health.js';
 import { registerApiDocs } from './http/api-docs.js';
 import { operatorAuthHook, tenantAuthHook } from './http/auth.js';
@@ -97,9 +98,11 @@ export function buildApp(deps: AppDependencies): {
     logger: deps.logger,
     logController: new OneLinePerRequest(),
     bodyLimit: deps.bodyLimitBytes,
-    // Path parameters as long as a request line can be (Node's 16 KiB of headers): a pool name or
-    // an IDC over its documented maxLength is then a 400 naming the field, not "no route".
-    maxParamLength: 16 * 1024,
+    routerOptions: {
+      // Path parameters as long as a request line can be (Node's 16 KiB of headers): a pool name
+      // or an IDC over its documented maxLength is then a 400 naming the field, not "no route".
+      maxParamLength: 16 * 1024,
+    },
     requestTimeout: deps.requestTimeoutMs ?? 30_000,
     http: {
       // Node enforces the request timeout only when it checks its connections (by default every
@@ -107,6 +110,8 @@ export function buildApp(deps: AppDependencies): {
       // these a slow body could hold its connection for a minute whatever the setting says.
       connectionsCheckingInterval: 1_000,
       headersTimeout: deps.requestTimeoutMs ?? 30_000,
+      // Answered in the error shape by the first onRequest hook instead.
+      requireHostHeader: false,
     },
     // request.ip is the peer unless a trusted proxy forwarded the request (X-Forwarded-For).
     ...(deps.trustProxy !== undefined && deps.trustProxy.length > 0
@@ -153,6 +158,11 @@ export function buildApp(deps: AppDependencies): {
   app.decorateRequest('operator', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
+    // Node's own refusal of this (requireHostHeader, off above) is a bare 400 with no body and
+    // no request id.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new ApiError('MALFORMED_HTTP', 'An HTTP/1.1 request needs a Host header.');
+    }
   });
   app.setNotFoundHandler(answerRouteNotFound);
   if (deps.metrics ?? true) {

@@ -60,6 +60,16 @@ describe('client faults over a socket', () => {
     assert.deepEqual(errorLines(), []);
   });
 
+  test('an HTTP/1.1 request without Host is a 400 in the error shape, with a request id', async () => {
+    const answer = await raw(port, 'GET /healthz HTTP/1.1\r\nConnection: close');
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(answer, /\r\nx-request-id: [0-9a-f-]{36}\r\n/i);
+    assert.deepEqual(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), {
+      code: 4000,
+      reason: 'An HTTP/1.1 request needs a Host header.',
+    });
+  });
+
   test('a client that hangs up in the middle of its body is not an unexpected error', async () => {
     const token = await t.token();
     const before = lines.length;
