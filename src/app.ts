@@ -164,6 +164,12 @@ export function buildApp(deps: AppDependencies): {
       throw new ApiError('MALFORMED_HTTP', 'An HTTP/1.1 request needs a Host header.');
     }
   });
+  // An answer sent before the request's body was read to the end (a 401, a 429, a 413 by
+  // Content-Length) closes the connection: the rest of the body would otherwise be read as the
+  // next request, or its absence end in a second, unrequested 408 on the connection.
+  app.addHook('onSend', async (request, reply) => {
+    if (!request.raw.complete) reply.header('Connection', 'close');
+  });
   app.setNotFoundHandler(answerRouteNotFound);
   if (deps.metrics ?? true) {
     metrics = installMetrics(app, {
