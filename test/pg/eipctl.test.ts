@@ -7,17 +7,19 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { jwtVerify } from 'jose';
 import { createEipdClient, type ElasticIP } from '../../src/sdk/index.js';
 import { TEST_SECRET } from '../support/app.js';
 import { createPostgres, type TestDatabase } from '../support/databases.js';
 import { type Fleet, startFleet } from '../support/fleet.js';
 
 const EIPCTL = fileURLToPath(new URL('../../dist/cli/eipctl.js', import.meta.url));
+const EIPD_CLI = fileURLToPath(new URL('../../dist/cli/eipd.js', import.meta.url));
 
 const CATALOG = `
 idcs: [{ name: e2e-east }]
@@ -46,9 +48,10 @@ describe('eipctl against a live eipd', () => {
   let baseEnv: NodeJS.ProcessEnv;
 
   /** Starts eipctl; `output` fills in as it writes, `exited` resolves with its exit code. */
-  function start(args: string[], env: NodeJS.ProcessEnv = {}) {
-    const child = spawn(process.execPath, [EIPCTL, ...args], {
+  function start(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, program = EIPCTL) {
+    const child = spawn(process.execPath, [program, ...args], {
       env: { ...baseEnv, ...env },
+      ...(cwd === undefined ? {} : { cwd }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const output = { stdout: '', stderr: '' };
@@ -65,15 +68,20 @@ describe('eipctl against a live eipd', () => {
     return { child, output, exited };
   }
 
-  async function eipctl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-    const { output, exited } = start(args, env);
+  async function eipctl(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    cwd?: string,
+    program = EIPCTL,
+  ): Promise<Run> {
+    const { output, exited } = start(args, env, cwd, program);
     const code = await exited;
     return { code, ...output };
   }
 
   /** Runs eipctl, asserts exit code 0, and returns its stdout. */
-  async function ok(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-    const run = await eipctl(args, env);
+  async function ok(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<string> {
+    const run = await eipctl(args, env, cwd);
     assert.equal(run.code, 0, `eipctl ${args.join(' ')}: exit ${run.code}\n${run.stderr}`);
     return run.stdout;
   }
@@ -386,6 +394,33 @@ describe('eipctl against a live eipd', () => {
       child.kill('SIGTERM');
     }
     assert.equal(await exited, 0, output.stderr);
+  });
+
+  test('token never creates a secret: without one it exits 2 and says where it looked', async () => {
+    const empty = await mkdtemp(join(dir, 'no-data-'));
+    for (const program of [EIPCTL, EIPD_CLI]) {
+      const run = await eipctl(['token', '--org', orgId], {}, empty, program);
+      assert.equal(run.code, 2, run.stderr);
+      assert.equal(run.stdout, '');
+      assert.ok(
+        run.stderr.includes(`no data directory at ${join(empty, '.eipd-data')}`),
+        run.stderr,
+      );
+      assert.match(run.stderr, /Set EIPD_JWT_SECRET .* or EIPD_DATA_DIR/);
+      assert.deepEqual(await readdir(empty), [], 'the token command created files');
+    }
+    await mkdir(join(empty, 'data'));
+    const noSecret = await eipctl(['token', '--admin'], { EIPD_DATA_DIR: 'data' }, empty);
+    assert.equal(noSecret.code, 2, noSecret.stderr);
+    assert.ok(noSecret.stderr.includes(`${join(empty, 'data')} holds no jwt-secret`));
+    assert.deepEqual(await readdir(join(empty, 'data')), []);
+
+    // The demo eipd's data directory (it generated the secret at start): tokens signed with it.
+    const secret = 'a-demo-secret-of-at-least-32-bytes-long';
+    await writeFile(join(empty, 'data', 'jwt-secret'), `${secret}\n`);
+    const minted = await ok(['token', '--org', orgId], { EIPD_DATA_DIR: 'data' }, empty);
+    const { payload } = await jwtVerify(minted.trim(), new TextEncoder().encode(secret));
+    assert.equal(payload.orgId, orgId);
   });
 
   test('apply writes a catalog into the live database; the running server serves it at once', async () => {
