@@ -4,8 +4,8 @@
  * a demo is one command and its tokens survive restarts of the same data directory.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { type Config, ConfigError } from '../config.js';
 import { type AuthSettings, validateAuthSettings } from './tokens.js';
 
@@ -17,7 +17,32 @@ export interface ResolvedAuth {
   generated: boolean;
 }
 
-export async function resolveAuth(config: Config): Promise<ResolvedAuth> {
+export interface ResolveAuthOptions {
+  /**
+   * Demo mode only: create the data directory's secret when it has none (default; what eipd does
+   * at start). False (the token command): throw NoDemoSecretError instead, because a token signed
+   * with a secret that no running eipd knows is useless.
+   */
+  createSecret?: boolean;
+}
+
+/** Demo mode without a secret in the data directory, when asked not to create one. */
+export class NoDemoSecretError extends Error {
+  override name = 'NoDemoSecretError';
+  constructor(
+    /** The absolute path of the secret file that was looked for. */
+    readonly file: string,
+    /** False: the data directory itself does not exist. */
+    readonly dataDirExists: boolean,
+  ) {
+    super(`no generated secret at ${file}`);
+  }
+}
+
+export async function resolveAuth(
+  config: Config,
+  options: ResolveAuthOptions = {},
+): Promise<ResolvedAuth> {
   const a = config.auth;
   const keyed =
     a.secret !== undefined ||
@@ -32,7 +57,10 @@ export async function resolveAuth(config: Config): Promise<ResolvedAuth> {
         'EIPD_JWT_SECRET, EIPD_JWT_PUBLIC_KEYS, EIPD_JWKS_URL or EIPD_JWKS_FILE: one is required with DATABASE_URL',
       ]);
     }
-    secret = await dataDirSecret(config.dataDir);
+    secret =
+      options.createSecret === false
+        ? await existingDataDirSecret(config.dataDir)
+        : await dataDirSecret(config.dataDir);
     generated = true;
   }
   let algorithms = a.algorithms;
@@ -85,6 +113,29 @@ async function dataDirSecret(dataDir: string): Promise<string> {
     } catch {
       return (await readFile(file, 'utf8')).trim();
     }
+  }
+}
+
+/** Reads the data directory's secret; NoDemoSecretError when there is none. */
+async function existingDataDirSecret(dataDir: string): Promise<string> {
+  const file = resolve(dataDir, 'jwt-secret');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new NoDemoSecretError(file, await exists(resolve(dataDir)));
+  }
+  const secret = text.trim();
+  if (secret === '') throw new NoDemoSecretError(file, true);
+  return secret;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,9 +1,14 @@
 /**
  * `token`: mints a bearer token with the configured HS256 secret (EIPD_JWT_SECRET, or the data
  * directory's generated demo secret). Shared by `eipd token` and `eipctl token`.
+ *
+ * It never creates the demo secret: only eipd does, when it starts on a data directory. A secret
+ * made up here would sign tokens that the running eipd (which has its own, elsewhere) refuses.
  */
+
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveAuth } from '../auth/settings.js';
+import { NoDemoSecretError, type ResolvedAuth, resolveAuth } from '../auth/settings.js';
 import { mintToken } from '../auth/tokens.js';
 import { loadConfig } from '../config.js';
 import { isUuid } from '../uuid.js';
@@ -13,7 +18,9 @@ export const tokenUsage = (
 ): string => `usage: ${prog} token --org <uuid> [--sub <name>] [--ttl <seconds>] [--admin]
 
 Mints a bearer token signed with EIPD_JWT_SECRET (or, without it and without DATABASE_URL, the
-secret generated in EIPD_DATA_DIR). --admin adds the operator scope (EIPD_ADMIN_SCOPE); --org may
+secret that the demo eipd generated in its data directory: EIPD_DATA_DIR, default .eipd-data in
+the current directory; run it where eipd runs, or point EIPD_DATA_DIR there). It never creates a
+secret: without one it exits 2. --admin adds the operator scope (EIPD_ADMIN_SCOPE); --org may
 then be omitted.
 `;
 
@@ -71,7 +78,22 @@ async function mint(
     return 2;
   }
   const config = loadConfig(process.env);
-  const auth = await resolveAuth(config);
+  let auth: ResolvedAuth;
+  try {
+    auth = await resolveAuth(config, { createSecret: false });
+  } catch (error) {
+    if (!(error instanceof NoDemoSecretError)) throw error;
+    const where = error.dataDirExists
+      ? `the data directory ${dirname(error.file)} holds no jwt-secret`
+      : `there is no data directory at ${dirname(error.file)}`;
+    process.stderr.write(
+      `${prog} token: EIPD_JWT_SECRET is not set and ${where} (looked for ${error.file}).\n` +
+        'Set EIPD_JWT_SECRET to the secret eipd runs with, or EIPD_DATA_DIR to the data directory of the\n' +
+        'demo eipd (it generates its secret there when it starts; default .eipd-data in the directory\n' +
+        'it was started from). This command never creates a secret.\n',
+    );
+    return 2;
+  }
   if (auth.signingSecret === undefined) {
     process.stderr.write(
       `${prog} token: no HS256 secret is configured (EIPD_JWT_SECRET); tokens for public-key setups come from your identity provider\n`,

@@ -7,17 +7,21 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { jwtVerify } from 'jose';
 import { createEipdClient, type ElasticIP } from '../../src/sdk/index.js';
 import { TEST_SECRET } from '../support/app.js';
 import { createPostgres, type TestDatabase } from '../support/databases.js';
 import { type Fleet, startFleet } from '../support/fleet.js';
 
 const EIPCTL = fileURLToPath(new URL('../../dist/cli/eipctl.js', import.meta.url));
+const EIPD_CLI = fileURLToPath(new URL('../../dist/cli/eipd.js', import.meta.url));
 
 const CATALOG = `
 idcs: [{ name: e2e-east }]
@@ -35,6 +39,68 @@ interface Run {
   stderr: string;
 }
 
+/**
+ * An HTTP proxy in front of eipd. Each `refuse` entry ("GET /v1/elastic-ips") refuses the next
+ * request of that method and path (query aside) once, as eipd does over its rate limit (429 code
+ * 4291, Retry-After: 1); everything else is forwarded.
+ */
+async function startRefusingProxy(target: string) {
+  const state = { refuse: [] as string[], refused: [] as string[] };
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const key = `${request.method} ${(request.url ?? '').split('?')[0]}`;
+      const entry = state.refuse.indexOf(key);
+      if (entry !== -1) {
+        state.refuse.splice(entry, 1);
+        state.refused.push(key);
+        response.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+        response.end(JSON.stringify({ code: 4291, reason: 'rate limited (proxy)' }));
+        return;
+      }
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(request.headers)) {
+        if (typeof value === 'string' && name !== 'host' && name !== 'connection') {
+          headers.set(name, value);
+        }
+      }
+      const body = chunks.length === 0 ? undefined : Buffer.concat(chunks);
+      fetch(`${target}${request.url ?? '/'}`, {
+        method: request.method ?? 'GET',
+        headers,
+        ...(body === undefined ? {} : { body }),
+      }).then(
+        async (answer) => {
+          const out: Record<string, string> = {};
+          answer.headers.forEach((value, name) => {
+            if (
+              !['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(
+                name,
+              )
+            ) {
+              out[name] = value;
+            }
+          });
+          response.writeHead(answer.status, out);
+          response.end(Buffer.from(await answer.arrayBuffer()));
+        },
+        () => {
+          response.writeHead(502);
+          response.end();
+        },
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    state,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe('eipctl against a live eipd', () => {
   let database: TestDatabase;
   let fleet: Fleet;
@@ -46,9 +112,10 @@ describe('eipctl against a live eipd', () => {
   let baseEnv: NodeJS.ProcessEnv;
 
   /** Starts eipctl; `output` fills in as it writes, `exited` resolves with its exit code. */
-  function start(args: string[], env: NodeJS.ProcessEnv = {}) {
-    const child = spawn(process.execPath, [EIPCTL, ...args], {
+  function start(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, program = EIPCTL) {
+    const child = spawn(process.execPath, [program, ...args], {
       env: { ...baseEnv, ...env },
+      ...(cwd === undefined ? {} : { cwd }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const output = { stdout: '', stderr: '' };
@@ -65,15 +132,20 @@ describe('eipctl against a live eipd', () => {
     return { child, output, exited };
   }
 
-  async function eipctl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-    const { output, exited } = start(args, env);
+  async function eipctl(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    cwd?: string,
+    program = EIPCTL,
+  ): Promise<Run> {
+    const { output, exited } = start(args, env, cwd, program);
     const code = await exited;
     return { code, ...output };
   }
 
   /** Runs eipctl, asserts exit code 0, and returns its stdout. */
-  async function ok(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-    const run = await eipctl(args, env);
+  async function ok(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<string> {
+    const run = await eipctl(args, env, cwd);
     assert.equal(run.code, 0, `eipctl ${args.join(' ')}: exit ${run.code}\n${run.stderr}`);
     return run.stdout;
   }
@@ -386,6 +458,192 @@ describe('eipctl against a live eipd', () => {
       child.kill('SIGTERM');
     }
     assert.equal(await exited, 0, output.stderr);
+  });
+
+  test('token never creates a secret: without one it exits 2 and says where it looked', async () => {
+    const empty = await mkdtemp(join(dir, 'no-data-'));
+    for (const program of [EIPCTL, EIPD_CLI]) {
+      const run = await eipctl(['token', '--org', orgId], {}, empty, program);
+      assert.equal(run.code, 2, run.stderr);
+      assert.equal(run.stdout, '');
+      assert.ok(
+        run.stderr.includes(`no data directory at ${join(empty, '.eipd-data')}`),
+        run.stderr,
+      );
+      assert.match(run.stderr, /Set EIPD_JWT_SECRET .* or EIPD_DATA_DIR/);
+      assert.deepEqual(await readdir(empty), [], 'the token command created files');
+    }
+    await mkdir(join(empty, 'data'));
+    const noSecret = await eipctl(['token', '--admin'], { EIPD_DATA_DIR: 'data' }, empty);
+    assert.equal(noSecret.code, 2, noSecret.stderr);
+    assert.ok(noSecret.stderr.includes(`${join(empty, 'data')} holds no jwt-secret`));
+    assert.deepEqual(await readdir(join(empty, 'data')), []);
+
+    // The demo eipd's data directory (it generated the secret at start): tokens signed with it.
+    const secret = 'a-demo-secret-of-at-least-32-bytes-long';
+    await writeFile(join(empty, 'data', 'jwt-secret'), `${secret}\n`);
+    const minted = await ok(['token', '--org', orgId], { EIPD_DATA_DIR: 'data' }, empty);
+    const { payload } = await jwtVerify(minted.trim(), new TextEncoder().encode(secret));
+    assert.equal(payload.orgId, orgId);
+  });
+
+  test('bulk allocation reads its EIPs back in a few list pages, within a rate limit of 20 a minute', async () => {
+    // A server of its own (own database, own pool) with a low limit: 250 GETs would be refused
+    // after the 20th; 3 allocations and 1 list page are not.
+    const limitedDb = await createPostgres();
+    assert.ok(limitedDb.url !== undefined);
+    const limited = await startFleet({
+      databaseUrl: limitedDb.url,
+      catalogYaml: CATALOG,
+      processes: 1,
+      env: { EIPD_RATE_LIMIT_PER_MINUTE: '20' },
+    });
+    try {
+      const limitedOrg = randomUUID();
+      const run = await eipctl([
+        'elastic-ips',
+        'allocate',
+        '--idc=e2e-east',
+        '--product=eip.e2e',
+        '--name=many',
+        '--count=250',
+        '--batch-size=100',
+        `--url=${limited.processes[0]?.url ?? ''}`,
+        `--token=${await limited.token(limitedOrg)}`,
+        '-o',
+        'json',
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      const eips = JSON.parse(run.stdout) as ElasticIP[];
+      assert.equal(eips.length, 250);
+      assert.equal(new Set(eips.map((e) => e.id)).size, 250);
+      assert.equal(new Set(eips.map((e) => e.ipAddress)).size, 250);
+      for (const eip of eips) {
+        assert.deepEqual(
+          [eip.name, eip.idc, eip.product, eip.status, eip.orgId],
+          ['many', 'e2e-east', 'eip.e2e', 'disassociated', limitedOrg],
+        );
+      }
+    } finally {
+      try {
+        await limited.stop();
+      } finally {
+        await limitedDb.dispose();
+      }
+    }
+  });
+
+  test('a 429 with Retry-After is waited out (with a note, none with -q) by list, events and bulk allocation', async () => {
+    const proxy = await startRefusingProxy(url);
+    try {
+      const via = ['--url', proxy.url, '-o', 'json'];
+      // Allocation, then reading back with a list page: each refused once.
+      proxy.state.refuse = ['POST /v1/elastic-ips', 'GET /v1/elastic-ips'];
+      const allocated = await eipctl([
+        'elastic-ips',
+        'allocate',
+        '--idc=e2e-east',
+        '--product=eip.e2e',
+        '--name=patient',
+        '--count=3',
+        ...via,
+      ]);
+      assert.equal(allocated.code, 0, allocated.stderr);
+      assert.deepEqual(proxy.state.refused, ['POST /v1/elastic-ips', 'GET /v1/elastic-ips']);
+      assert.match(
+        allocated.stderr,
+        /allocateElasticIP: rate limited \(429\); waiting 1 s \(Retry-After\), then continuing\n/,
+      );
+      assert.match(allocated.stderr, /listElasticIPs: rate limited \(429\); waiting 1 s/);
+      const eips = JSON.parse(allocated.stdout) as ElasticIP[];
+      assert.deepEqual(
+        eips.map((e) => e.name),
+        ['patient', 'patient', 'patient'],
+      );
+
+      proxy.state.refuse = ['GET /v1/elastic-ips'];
+      const listed = await eipctl(['elastic-ips', 'list', '--name=patient', '-q', ...via]);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal(listed.stderr, '', 'a note despite -q');
+      assert.deepEqual(
+        (JSON.parse(listed.stdout) as ElasticIP[]).map((e) => e.id).sort(),
+        eips.map((e) => e.id).sort(),
+      );
+
+      proxy.state.refuse = ['GET /v1/admin/events'];
+      const events = await eipctl(['events', '--limit=2', '--profile=ops', ...via]);
+      assert.equal(events.code, 0, events.stderr);
+      assert.match(events.stderr, /listEvents: rate limited \(429\)/);
+      assert.equal((JSON.parse(events.stdout) as { events: unknown[] }).events.length, 2);
+
+      // A single-request command still fails at once: exit 6, Retry-After quoted.
+      proxy.state.refuse = [`GET /v1/elastic-ips/${eips[0]?.id}`];
+      const get = await eipctl(['elastic-ips', 'get', eips[0]?.id ?? '', '--url', proxy.url]);
+      assert.equal(get.code, 6, get.stderr);
+      assert.match(get.stderr, /429 \(code 4291\)[\s\S]*retry after 1 s/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('events --limit N prints at most N events and the cursor after the last; with --follow it then stops', async () => {
+    await ok([
+      'elastic-ips',
+      'allocate',
+      '--idc=e2e-east',
+      '--product=eip.e2e',
+      '--name=ev',
+      '--count=3',
+    ]);
+    type Page = { events: { seq: string }[]; cursor: string };
+    const all = await okJson<Page>(['events', '--profile', 'ops']);
+    assert.ok(all.events.length >= 6, `only ${all.events.length} events`);
+    const seqs = all.events.map((e) => e.seq);
+
+    const first = await okJson<Page>(['events', '--limit', '3', '--profile', 'ops']);
+    assert.deepEqual(
+      first.events.map((e) => e.seq),
+      seqs.slice(0, 3),
+    );
+    const next = await okJson<Page>([
+      'events',
+      '--cursor',
+      first.cursor,
+      '--limit',
+      '2',
+      '--profile',
+      'ops',
+    ]);
+    assert.deepEqual(
+      next.events.map((e) => e.seq),
+      seqs.slice(3, 5),
+    );
+
+    const table = await eipctl(['events', '--limit', '3', '--profile', 'ops']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.equal(table.stdout.trimEnd().split('\n').length, 4, table.stdout);
+    assert.equal(table.stderr, `cursor: ${first.cursor}\n`);
+
+    // --follow --limit: exits by itself after N events, with the cursor on stderr.
+    const followed = await eipctl([
+      'events',
+      '--follow',
+      '--limit',
+      '3',
+      '--profile',
+      'ops',
+      '-o',
+      'json',
+    ]);
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.deepEqual(
+      followed.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { seq: string }).seq),
+      seqs.slice(0, 3),
+    );
+    assert.equal(followed.stderr, `cursor: ${first.cursor}\n`);
   });
 
   test('apply writes a catalog into the live database; the running server serves it at once', async () => {

@@ -3,12 +3,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
-import { resolveAuth } from '../../src/auth/settings.js';
+import { NoDemoSecretError, resolveAuth } from '../../src/auth/settings.js';
 import { createTokenVerifier, mintToken } from '../../src/auth/tokens.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
@@ -84,6 +84,34 @@ describe('auth settings from configuration', () => {
     const orgId = randomUUID();
     const token = await mintToken({ secret: first.signingSecret, orgId, ttlSeconds: 60 });
     assert.equal((await verifier.verify(`Bearer ${token}`)).ok, true);
+  });
+});
+
+describe('the token command never creates the demo secret', () => {
+  test('createSecret: false reads an existing secret, and refuses (creating nothing) without one', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'eipd-token-'));
+    const missing = join(parent, 'no-such-dir');
+    await assert.rejects(
+      resolveAuth(loadConfig({ EIPD_DATA_DIR: missing }), { createSecret: false }),
+      (e: unknown) =>
+        e instanceof NoDemoSecretError &&
+        e.file === join(missing, 'jwt-secret') &&
+        !e.dataDirExists,
+    );
+    await assert.rejects(stat(missing), /ENOENT/);
+
+    const empty = join(parent, 'empty');
+    await mkdir(empty);
+    await assert.rejects(
+      resolveAuth(loadConfig({ EIPD_DATA_DIR: empty }), { createSecret: false }),
+      (e: unknown) => e instanceof NoDemoSecretError && e.dataDirExists,
+    );
+    assert.deepEqual(await readdir(empty), []);
+
+    // Once eipd has started there (and generated the secret), the token command uses it.
+    const started = await resolveAuth(loadConfig({ EIPD_DATA_DIR: empty }));
+    const token = await resolveAuth(loadConfig({ EIPD_DATA_DIR: empty }), { createSecret: false });
+    assert.equal(token.signingSecret, started.signingSecret);
   });
 });
 

@@ -8,6 +8,7 @@ import { createEipdClient, type EipdClient } from '../../sdk/index.js';
 import { UsageError } from './exit-codes.js';
 import type { OutputFormat } from './output.js';
 import { Progress } from './progress.js';
+import { RateLimitWaiter } from './rate-limit.js';
 import { resolveConnection } from './settings.js';
 
 /** Flags every command takes, before or after the command's name. */
@@ -28,7 +29,7 @@ export const GLOBAL_USAGE = `global options:
   --profile <name>     profile in the profile file (EIPCTL_PROFILE; default "default")
   -o, --output <fmt>   table (default) or json
   --timeout <seconds>  time limit of each try of a request (default 30)
-  -q, --quiet          no progress or retry notes on stderr
+  -q, --quiet          no progress, retry or rate-limit notes on stderr
   --progress           show progress even when stderr is not a terminal
   -h, --help           this help
 `;
@@ -50,6 +51,8 @@ export interface Context extends Io {
   format: OutputFormat;
   progress: Progress;
   quiet: boolean;
+  /** Waits out 429s (Retry-After) for commands that send many requests (see rate-limit.ts). */
+  rateLimits: RateLimitWaiter;
   /** The client for eipd; a usage error when no token is configured. */
   client(): Promise<EipdClient>;
 }
@@ -113,6 +116,7 @@ export function parseCommand(
     format,
     quiet,
     progress,
+    rateLimits: new RateLimitWaiter({ err: io.err, quiet, progress }),
     async client() {
       const connection = await resolveConnection(
         { url: values.url, token: values.token, profile: values.profile },

@@ -34,7 +34,8 @@ export const ELASTIC_IPS_USAGE = `usage: eipctl elastic-ips <command> [options]
       EIPD_MAX_ALLOCATE_COUNT) in one all-or-nothing request; more are allocated in batches of
       that size, each all or nothing, with progress. Every request carries an Idempotency-Key
       (derived from --idempotency-key when given: run the same command again with the same key
-      to finish an interrupted bulk allocation without allocating twice).
+      to finish an interrupted bulk allocation without allocating twice). The new elastic IPs
+      are then read back in full from list pages (1000 a request), not one request each.
   get <id>
   list [--idc <idc>] [--product <p>] [--status released|associated|disassociated] [--name <name>]
        [--ip-address <addr>] [--instance <uuid>] [--limit <n>]
@@ -43,10 +44,17 @@ export const ELASTIC_IPS_USAGE = `usage: eipctl elastic-ips <command> [options]
   associate <id> --instance <uuid> --type baremetal|container [--allow-reassociation]
   disassociate <id>
   release <id>
+
+allocate and list wait out a rate limit (429 with Retry-After) and continue, with a note on
+stderr (none with -q); the single-request commands fail with exit 6 instead.
 `;
 
 const MAX_KEY_LENGTH = 255;
-/** GETs in flight at once when showing what a bulk allocation got. */
+/** The API's largest page (listElasticIPs `limit`). */
+const MAX_PAGE_SIZE = 1000;
+/** Allocations of at most this many addresses are read back with a GET each, not list pages. */
+const FEW_TO_GET = 2;
+/** GETs in flight at once when reading back what list pages did not show. */
 const DETAIL_CONCURRENCY = 8;
 
 export async function runElasticIps(io: Io, args: string[]): Promise<number> {
@@ -163,12 +171,15 @@ async function list(io: Io, args: string[]): Promise<number> {
   };
   const client = await context.client();
   const eips: ElasticIP[] = [];
-  const pageSize = limit === undefined ? 500 : Math.min(limit, 1000);
-  for await (const eip of client.list(filters, { pageSize })) {
-    eips.push(eip);
-    if (eips.length % pageSize === 0) context.progress.update(`listed ${eips.length}`);
-    if (eips.length === limit) break;
-  }
+  let cursor: string | undefined;
+  do {
+    const pageSize = Math.min(limit === undefined ? 500 : limit - eips.length, MAX_PAGE_SIZE);
+    const query = { ...filters, limit: pageSize, ...(cursor === undefined ? {} : { cursor }) };
+    const page = await context.rateLimits.run('listElasticIPs', () => client.listPage(query));
+    eips.push(...page.items);
+    cursor = page.nextCursor;
+    if (cursor !== undefined) context.progress.update(`listed ${eips.length}`);
+  } while (cursor !== undefined && eips.length !== limit);
   context.progress.done();
   return show(context, eips, false);
 }
@@ -210,9 +221,11 @@ async function allocate(io: Io, args: string[]): Promise<number> {
     const size = Math.min(batchSize, count - ids.length);
     const key = batches > 1 ? `${baseKey}.${batch}` : baseKey;
     try {
-      const result = await client.allocate(
-        { idc, product, name, count: size, ...optional('ipAddress', ipAddress) },
-        { idempotencyKey: key },
+      const result = await context.rateLimits.run('allocateElasticIP', () =>
+        client.allocate(
+          { idc, product, name, count: size, ...optional('ipAddress', ipAddress) },
+          { idempotencyKey: key },
+        ),
       );
       ids.push(...result.ids);
     } catch (error) {
@@ -221,7 +234,7 @@ async function allocate(io: Io, args: string[]): Promise<number> {
         io.err.write(
           `allocated ${ids.length} of ${count} before the failure below; run the same command with --idempotency-key ${baseKey} to allocate the rest\n`,
         );
-        show(context, await details(context, client, ids), false);
+        show(context, await details(context, client, ids, { idc, product, name }), false);
       }
       throw error;
     }
@@ -230,7 +243,7 @@ async function allocate(io: Io, args: string[]): Promise<number> {
   context.progress.done();
   let eips: ElasticIP[];
   try {
-    eips = await details(context, client, ids);
+    eips = await details(context, client, ids, { idc, product, name });
   } catch (error) {
     io.err.write(`allocated ${ids.join(' ')}, but reading them back failed:\n`);
     throw error;
@@ -238,22 +251,51 @@ async function allocate(io: Io, args: string[]): Promise<number> {
   return show(context, eips, false);
 }
 
-/** The allocated elastic IPs in full (allocate answers only ids), in allocation order. */
-async function details(ctx: Context, client: EipdClient, ids: string[]): Promise<ElasticIP[]> {
-  const out: ElasticIP[] = new Array(ids.length);
+/**
+ * The allocated elastic IPs in full (allocate answers only ids), in allocation order. A GET per id
+ * would send as many requests as addresses and run into the organization's rate limit on any large
+ * allocation, so they are picked out of list pages of what was allocated with (idc, product, name)
+ * instead, 1000 a page. Pages come oldest first and the new EIPs are the newest, so when the name
+ * is shared with many older ones, listing stops once another page would cost more than a GET for
+ * each id still missing; those (and any no longer listed, e.g. released meanwhile) are read with
+ * GET. 429s are waited out (see rate-limit.ts).
+ */
+async function details(
+  ctx: Context,
+  client: EipdClient,
+  ids: string[],
+  allocatedWith: { idc: string; product: string; name: string },
+): Promise<ElasticIP[]> {
+  const found = new Map<string, ElasticIP>();
+  const wanted = new Set(ids);
+  if (ids.length > FEW_TO_GET) {
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const query = {
+        ...allocatedWith,
+        limit: MAX_PAGE_SIZE,
+        ...(cursor === undefined ? {} : { cursor }),
+      };
+      const page = await ctx.rateLimits.run('listElasticIPs', () => client.listPage(query));
+      pages++;
+      for (const eip of page.items) if (wanted.has(eip.id)) found.set(eip.id, eip);
+      ctx.progress.update(`read ${found.size}/${ids.length}`);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined && found.size < ids.length && pages < ids.length - found.size);
+  }
+  const missing = ids.filter((id) => !found.has(id));
   let next = 0;
-  let done = 0;
   const worker = async () => {
-    while (next < ids.length) {
-      const i = next++;
-      out[i] = await client.get(ids[i] ?? '');
-      done++;
-      if (ids.length > DETAIL_CONCURRENCY) ctx.progress.update(`read ${done}/${ids.length}`);
+    while (next < missing.length) {
+      const id = missing[next++] ?? '';
+      found.set(id, await ctx.rateLimits.run('getElasticIP', () => client.get(id)));
+      if (ids.length > FEW_TO_GET) ctx.progress.update(`read ${found.size}/${ids.length}`);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(DETAIL_CONCURRENCY, ids.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(DETAIL_CONCURRENCY, missing.length) }, worker));
   ctx.progress.done();
-  return out;
+  return ids.map((id) => found.get(id) as ElasticIP);
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

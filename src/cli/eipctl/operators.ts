@@ -10,6 +10,7 @@ import type {
 } from '../../sdk/index.js';
 import { helpText, type Io, optionalCount, parseCommand } from './context.js';
 import { type Column, fixedRow, print, writeJson } from './output.js';
+import { sleep } from './rate-limit.js';
 
 export async function runProducts(io: Io, args: string[]): Promise<number> {
   const usage = 'usage: eipctl products [--idc <idc>]\n\nProducts with an enabled pool, per IDC.\n';
@@ -93,10 +94,16 @@ const EVENTS_USAGE = `usage: eipctl events [--cursor <cursor>] [--from-now] [--l
 
 Every state change in commit order (operator token), from the oldest retained event, after
 --cursor, or (--from-now) from the current end of the stream. Without --follow, reads until
-caught up and prints the events, then the cursor to continue from (on stderr for tables, in the
-object for -o json). With --follow, keeps printing events as they commit (-o json: one JSON
-object per line), polling every --interval seconds (default 1) when caught up, until stopped.
+caught up (or until --limit n events) and prints the events, then the cursor to continue from,
+after the last event printed (on stderr for tables, in the object for -o json). With --follow,
+keeps printing events as they commit (-o json: one JSON object per line), polling every
+--interval seconds (default 1) when caught up, until stopped, or until it has printed --limit n
+events; it then prints the cursor to continue from on stderr and exits 0. A page refused with
+429 and Retry-After is asked for again after the wait, with a note on stderr (none with -q).
 `;
+
+/** The API's largest page (listEvents `limit`). */
+const MAX_EVENT_PAGE = 1000;
 
 const EVENT_WIDTHS = [8, 24, 13, 39, 36, 36, 36];
 
@@ -129,41 +136,60 @@ export async function runEvents(io: Io, args: string[]): Promise<number> {
     EVENTS_USAGE,
   );
   if (help) return helpText(io, EVENTS_USAGE);
-  const limit = optionalCount(flags, 'limit', 1, 1000) ?? 1000;
+  // At most this many events printed, in pages of up to 1000 that never overshoot it, so that
+  // each page's cursor (after its last event) is the cursor after the last event printed.
+  const limit = optionalCount(flags, 'limit', 1, Number.MAX_SAFE_INTEGER);
   const interval = optionalCount(flags, 'interval', 1, 3600) ?? 1;
   const client = await context.client();
   let cursor = flags.string('cursor');
-  if (flags.boolean('from-now')) cursor = (await client.associations()).cursor;
+  if (flags.boolean('from-now')) {
+    cursor = (await context.rateLimits.run('listAssociations', () => client.associations())).cursor;
+  }
+  let printed = 0;
+  const nextPage = async (signal?: AbortSignal) => {
+    const pageSize = Math.min(
+      MAX_EVENT_PAGE,
+      limit === undefined ? MAX_EVENT_PAGE : limit - printed,
+    );
+    const query = { ...(cursor === undefined ? {} : { cursor }), limit: pageSize };
+    const page = await context.rateLimits.run(
+      'listEvents',
+      () => client.events(query, signal === undefined ? {} : { signal }),
+      signal,
+    );
+    cursor = page.cursor;
+    printed += page.events.length;
+    return { events: page.events, caughtUp: page.events.length < pageSize };
+  };
 
   if (flags.boolean('follow')) {
     const stopped = io.untilStopped();
     if (context.format === 'table') context.out.write(fixedRow(EVENT_HEADERS, EVENT_WIDTHS));
     try {
-      for await (const { event } of client.followEvents({
-        ...(cursor === undefined ? {} : { cursor }),
-        limit,
-        pollIntervalMs: interval * 1000,
-        signal: stopped,
-      })) {
-        context.out.write(
-          context.format === 'json'
-            ? `${JSON.stringify(event)}\n`
-            : fixedRow(eventRow(event), EVENT_WIDTHS),
-        );
+      while (printed !== limit) {
+        const { events } = await nextPage(stopped);
+        for (const event of events) {
+          context.out.write(
+            context.format === 'json'
+              ? `${JSON.stringify(event)}\n`
+              : fixedRow(eventRow(event), EVENT_WIDTHS),
+          );
+        }
+        if (events.length === 0) await sleep(interval * 1000, stopped);
       }
     } catch (error) {
       // Stopped by SIGINT/SIGTERM: the normal end of a follow.
-      if (stopped.aborted) return 0;
-      throw error;
+      if (!stopped.aborted) throw error;
     }
+    if (cursor !== undefined) io.err.write(`cursor: ${cursor}\n`);
+    return 0;
   }
 
   const events: EipdEvent[] = [];
   for (;;) {
-    const page = await client.events({ ...(cursor === undefined ? {} : { cursor }), limit });
+    const page = await nextPage();
     events.push(...page.events);
-    cursor = page.cursor;
-    if (page.events.length < limit) break;
+    if (page.caughtUp || printed === limit) break;
     context.progress.update(`read ${events.length} events`);
   }
   context.progress.done();
