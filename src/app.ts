@@ -156,19 +156,23 @@ export function buildApp(deps: AppDependencies): {
   registerJsonBodyParser(app);
   app.decorateRequest('caller', null);
   app.decorateRequest('operator', null);
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks on every request take callbacks rather than being async: no promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
     // Node's own refusal of this (requireHostHeader, off above) is a bare 400 with no body and
     // no request id.
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
-      throw new ApiError('MALFORMED_HTTP', 'An HTTP/1.1 request needs a Host header.');
+      done(new ApiError('MALFORMED_HTTP', 'An HTTP/1.1 request needs a Host header.'));
+      return;
     }
+    done();
   });
   // An answer sent before the request's body was read to the end (a 401, a 429, a 413 by
   // Content-Length) closes the connection: the rest of the body would otherwise be read as the
   // next request, or its absence end in a second, unrequested 408 on the connection.
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (!request.raw.complete) reply.header('Connection', 'close');
+    done(null, payload);
   });
   app.setNotFoundHandler(answerRouteNotFound);
   if (deps.metrics ?? true) {

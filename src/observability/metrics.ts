@@ -232,11 +232,26 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions): M
   app.addHook('onError', async (request, _reply, error) => {
     failures.set(request, error);
   });
+  // The series of one operation, method and status, looked up once: prom-client checks and
+  // hashes a label object on every call, which was a visible part of a request's CPU.
+  const series = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
+  const seriesOf = (operation: string, method: string, status: number) => {
+    const key = `${operation} ${method} ${status}`;
+    let found = series.get(key);
+    if (found === undefined) {
+      const counter = requests.labels(operation, method, String(status));
+      const histogram = duration.labels(operation, method);
+      found = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
+      series.set(key, found);
+    }
+    return found;
+  };
   const record = (request: FastifyRequest, reply: FastifyReply, seconds: number) => {
     const operation = operationOf(request);
     const status = reply.statusCode;
-    requests.inc({ operation, method: request.method, status: String(status) });
-    duration.observe({ operation, method: request.method }, seconds);
+    const one = seriesOf(operation, request.method, status);
+    one.count();
+    one.observe(seconds);
     if (operation !== 'allocateElasticIP') return;
     const outcome = allocationOutcome(
       status,
@@ -249,9 +264,10 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions): M
       allocatedAddresses.inc({ idc: body.idc, product: body.product }, body.count);
     }
   };
-  app.addHook('onResponse', async (request, reply) =>
-    record(request, reply, reply.elapsedTime / 1000),
-  );
+  app.addHook('onResponse', (request, reply, done) => {
+    record(request, reply, reply.elapsedTime / 1000);
+    done();
+  });
 
   app.get('/metrics', { config: { operationId: 'metrics' } }, async (_request, reply) => {
     const text = await registry.metrics();

@@ -864,7 +864,11 @@ test('chaos: 4 processes, SIGKILL every second, a PostgreSQL crash, 32 clients',
     assert.ok(figures.allocationsAcked >= TARGET_ALLOCATIONS, 'allocations acknowledged');
     assert.ok(figures.releasesAcked >= TARGET_RELEASES, 'releases acknowledged');
     assert.equal(figures.pgRestarts, 1, 'the PostgreSQL restart');
-    assert.ok(figures.kills >= Math.floor(loadMs / KILL_EVERY_MS) - 2, 'a SIGKILL every second');
+    // A tick finds no process to kill only while all four are starting again; a few such ticks
+    // are the machine being slow, many would mean the kills were not every second.
+    const ticks = Math.floor(loadMs / KILL_EVERY_MS);
+    assert.ok(figures.kills + figures.skippedKillTicks >= ticks - 2, 'a kill tick every second');
+    assert.ok(figures.skippedKillTicks <= Math.ceil(ticks / 10), 'a SIGKILL at most ticks');
     assert.ok(figures.quotaRefusals > 0, 'quotas were reached');
     assert.ok(figures.exhaustedRefusals > 0, 'the pools ran out');
     assert.deepEqual(unexpected, [], `unexpected answers:\n${sample(unexpected)}`);
