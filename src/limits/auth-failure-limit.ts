@@ -62,6 +62,8 @@ export function createAuthFailureLimiter(
   return {
     limit,
     retryAfter(address) {
+      // Asked on every request: nothing to parse while no address is blocked.
+      if (blockedUntil.size === 0) return undefined;
       const key = clientKey(address);
       const until = blockedUntil.get(key);
       if (until === undefined) return undefined;

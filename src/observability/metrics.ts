@@ -53,9 +53,9 @@ export function allocationOutcome(status: number, error: unknown, replayed: bool
 }
 
 function operationOf(request: FastifyRequest): string {
-  return (
-    request.routeOptions.config?.operationId ?? request.routeOptions.url ?? UNMATCHED_OPERATION
-  );
+  // routeOptions is a getter that builds a new object on every read: read it once.
+  const route = request.routeOptions;
+  return route.config?.operationId ?? route.url ?? UNMATCHED_OPERATION;
 }
 
 /**
