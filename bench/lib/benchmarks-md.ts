@@ -37,6 +37,11 @@ size unless a row says otherwise), with \`EIPD_RATE_LIMIT_PER_MINUTE=10000000\`:
 per-organization limiter still claims its shares of each window, but never refuses the one
 organization the benchmarks send as.
 
+**Run-to-run variation.** On a shared virtual machine successive runs differ: two quick runs a
+few minutes apart have put the same ratio 0.2 apart (B1 at 0.66 and then 0.90). Each ratio is
+measured in turns within one run, which cancels slow drifts but not every burst of the
+neighbours' load; a FAIL close to its goal is worth a second run before it is worth a profile.
+
 ## Results
 
 ${resultsTable(rows)}
