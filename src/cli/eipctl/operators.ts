@@ -8,9 +8,9 @@ import type {
   ElasticIPProduct,
   PoolUtilization,
 } from '../../sdk/index.js';
+import { sleep } from '../../sdk/retry.js';
 import { helpText, type Io, optionalCount, parseCommand } from './context.js';
 import { type Column, fixedRow, print, writeJson } from './output.js';
-import { sleep } from './rate-limit.js';
 
 export async function runProducts(io: Io, args: string[]): Promise<number> {
   const usage = 'usage: eipctl products [--idc <idc>]\n\nProducts with an enabled pool, per IDC.\n';

@@ -13,6 +13,7 @@
  */
 import type { Writable } from 'node:stream';
 import { EipdApiError } from '../../sdk/index.js';
+import { sleep } from '../../sdk/retry.js';
 import type { Progress } from './progress.js';
 
 /** Waits for one request before giving up and failing with the 429. */
@@ -40,7 +41,7 @@ export class RateLimitWaiter {
   readonly #now: () => number;
 
   constructor(private readonly options: RateLimitWaiterOptions) {
-    this.#sleep = options.sleep ?? sleep;
+    this.#sleep = options.sleep ?? ((ms, signal) => sleep(ms, signal));
     this.#now = options.now ?? Date.now;
   }
 
@@ -74,23 +75,4 @@ export function retryAfterOf429(error: unknown): number | undefined {
   const seconds = error.retryAfterSeconds;
   if (seconds === undefined || seconds > MAX_RETRY_AFTER_SECONDS) return undefined;
   return Math.max(seconds, 1);
-}
-
-/** Waits `ms`; an aborted `signal` ends the wait early by throwing its reason. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
