@@ -27,6 +27,12 @@ import {
 } from './lifecycle-repository.js';
 import { findOffering, insertAllocated, type Offering } from './repository.js';
 
+/**
+ * One reason whether another elastic IP holds the address or another organization released it
+ * within the quarantine: telling the two apart would let a tenant map who holds what.
+ */
+const ADDRESS_TAKEN = 'it is held, or was released recently and is in quarantine';
+
 export interface AllocateRequest {
   idc: string;
   product: string;
@@ -153,7 +159,7 @@ async function allocateOnce(
       // appears between them; the unique index then refuses the second, which is a plain
       // "unavailable", not a server error.
       if (explicit !== undefined && isUniqueViolation(error, 'elastic_ips_one_live_holder')) {
-        throw addressUnavailable(explicit, 'it is held by another elastic IP');
+        throw addressUnavailable(explicit, ADDRESS_TAKEN);
       }
       throw error;
     }
@@ -225,7 +231,7 @@ async function claimExact(
   if (!pool.enabled) throw addressUnavailable(address, `its pool ${pool.name} is disabled`);
   if (pool.reserved) throw addressUnavailable(address, 'it is reserved');
   if (await isHeld(tx, address)) {
-    throw addressUnavailable(address, 'it is held by another elastic IP');
+    throw addressUnavailable(address, ADDRESS_TAKEN);
   }
   const claimed = { pool: pool.name, family: address.family, address: address.value };
   const entry = await lockQuarantineEntry(
@@ -239,14 +245,14 @@ async function claimExact(
     // Quarantine protects a new tenant from the old one's stale DNS; the old tenant itself may
     // take its address back at once.
     if (!entry.ownRelease && !entry.pastQuarantine) {
-      throw addressUnavailable(address, 'it was released recently and is in quarantine');
+      throw addressUnavailable(address, ADDRESS_TAKEN);
     }
     await removeQuarantineEntry(tx, pool.name, address.value);
     return claimed;
   }
   if (await carveAddress(tx, pool.name, address.value)) return claimed;
   // Neither free nor quarantined: another transaction took it after isHeld looked.
-  throw addressUnavailable(address, 'it is held by another elastic IP');
+  throw addressUnavailable(address, ADDRESS_TAKEN);
 }
 
 async function claimAny(

@@ -187,6 +187,11 @@ export function answerRouterRefusal(
   request.caller = null;
   request.operator = null;
   const path = request.raw.url?.split('?')[0] ?? '';
+  // Outside the API (health checks, documents, unknown paths) no token is needed to be told so.
+  if (!path.startsWith('/v1/')) {
+    answerRouteNotFound(request, reply);
+    return;
+  }
   // The same authentication as the route the URL was meant for: an operator's token on an
   // operator path must not be told it is invalid.
   const admin = path.startsWith('/v1/admin/');

@@ -60,6 +60,21 @@ describe('client faults over a socket', () => {
     assert.deepEqual(errorLines(), []);
   });
 
+  test('a malformed percent-encoding outside /v1/ is 404 without asking for a token', async () => {
+    for (const path of ['/healthz%', '/openapi.json%', '/docs/static/a%']) {
+      const answer = await raw(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close`);
+      assert.match(answer, /^HTTP\/1\.1 404 /, `${path}: ${answer.slice(0, 200)}`);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { code: number };
+      assert.equal(body.code, 4040, path);
+    }
+    // Under /v1/ the token is still checked first, as on the route the URL was meant for.
+    const tenant = await raw(
+      port,
+      'GET /v1/elastic-ips/%zz HTTP/1.1\r\nHost: x\r\nConnection: close',
+    );
+    assert.match(tenant, /^HTTP\/1\.1 401 /);
+  });
+
   test('an HTTP/1.1 request without Host is a 400 in the error shape, with a request id', async () => {
     const answer = await raw(port, 'GET /healthz HTTP/1.1\r\nConnection: close');
     assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);

@@ -207,7 +207,7 @@ for (const backend of BACKENDS) {
       assert.equal(named.statusCode, 400, named.body);
       assert.deepEqual(
         named.json(),
-        unavailable('203.0.113.5', 'it was released recently and is in quarantine'),
+        unavailable('203.0.113.5', 'it is held, or was released recently and is in quarantine'),
       );
 
       // Its own organization recovers it at once, as a new EIP.
@@ -418,7 +418,7 @@ for (const backend of BACKENDS) {
       for (const client of [b, a]) {
         const res = await client.allocate({ product: 'eip.ex', ipAddress: '10.0.0.4' });
         assert.equal(res.statusCode, 400, res.body);
-        assert.deepEqual(res.json(), unavailable('10.0.0.4', 'it is held by another elastic IP'));
+        assert.deepEqual(res.json(), unavailable('10.0.0.4', 'it is held, or was released recently and is in quarantine'));
       }
 
       const disabled = await a.allocate({ product: 'eip.off', ipAddress: '10.0.1.1' });
