@@ -418,7 +418,10 @@ for (const backend of BACKENDS) {
       for (const client of [b, a]) {
         const res = await client.allocate({ product: 'eip.ex', ipAddress: '10.0.0.4' });
         assert.equal(res.statusCode, 400, res.body);
-        assert.deepEqual(res.json(), unavailable('10.0.0.4', 'it is held, or was released recently and is in quarantine'));
+        assert.deepEqual(
+          res.json(),
+          unavailable('10.0.0.4', 'it is held, or was released recently and is in quarantine'),
+        );
       }
 
       const disabled = await a.allocate({ product: 'eip.off', ipAddress: '10.0.1.1' });
