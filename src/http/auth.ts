@@ -41,6 +41,19 @@ function refuseBlockedAddress(failures: AuthFailureLimiter, retryAfter: number):
   );
 }
 
+/**
+ * Node keeps the first of repeated Authorization headers, a proxy in front may keep the last: a
+ * request carrying two is refused rather than run as whichever caller eipd happens to pick.
+ */
+function repeatsAuthorization(rawHeaders: string[]): boolean {
+  let seen = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (name?.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true;
+  }
+  return false;
+}
+
 /** The verified principal, or undefined after answering 401. */
 async function verified(
   verifier: TokenVerifier,
@@ -52,7 +65,9 @@ async function verified(
   if (failures !== undefined && retryAfter !== undefined) {
     throw refuseBlockedAddress(failures, retryAfter);
   }
-  const outcome = await verifier.verify(request.headers.authorization);
+  const outcome = repeatsAuthorization(request.raw.rawHeaders)
+    ? ({ ok: false, failure: 'invalid' } as const)
+    : await verifier.verify(request.headers.authorization);
   if (outcome.ok) return outcome.principal;
   if (outcome.failure === 'missing') {
     await refuse(reply, AUTH_INVALID, REALM);

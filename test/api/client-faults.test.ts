@@ -75,6 +75,37 @@ describe('client faults over a socket', () => {
     assert.match(tenant, /^HTTP\/1\.1 401 /);
   });
 
+  test('two Authorization headers are refused, whichever of them is valid', async () => {
+    const token = await t.token();
+    const other = await t.token();
+    const answer = await raw(
+      port,
+      [
+        'GET /v1/elastic-ips HTTP/1.1',
+        'Host: x',
+        `Authorization: Bearer ${token}`,
+        `Authorization: Bearer ${other}`,
+        'Connection: close',
+      ].join('\r\n'),
+    );
+    assert.match(answer, /^HTTP\/1\.1 401 /, answer.slice(0, 200));
+    assert.deepEqual(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), {
+      group: 'auth_verify',
+      code: 0,
+      message: 'Invalid access token.',
+    });
+    const one = await raw(
+      port,
+      [
+        'GET /v1/elastic-ips HTTP/1.1',
+        'Host: x',
+        `Authorization: Bearer ${token}`,
+        'Connection: close',
+      ].join('\r\n'),
+    );
+    assert.match(one, /^HTTP\/1\.1 200 /);
+  });
+
   test('an HTTP/1.1 request without Host is a 400 in the error shape, with a request id', async () => {
     const answer = await raw(port, 'GET /healthz HTTP/1.1\r\nConnection: close');
     assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
