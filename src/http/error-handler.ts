@@ -126,20 +126,19 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
       reason: `The request body is larger than ${request.routeOptions.bodyLimit} bytes.`,
     });
   }
-  // Any other refusal of Fastify's body reading (a client aborting mid-body, say) is the client's.
+  // Any other refusal of Fastify's body reading is the client's, and so is a connection closed
+  // before its body arrived: nobody reads that answer, and it is no bug of ours, so no error line
+  // and no 500 to alert on.
+  const clientAbort = isClientAbort(error);
   if (
-    typeof error.code === 'string' &&
-    error.code.startsWith('FST_ERR_CTP_') &&
-    (error.statusCode ?? 500) < 500
+    clientAbort ||
+    (typeof error.code === 'string' &&
+      error.code.startsWith('FST_ERR_CTP_') &&
+      (error.statusCode ?? 500) < 500)
   ) {
-    return reply
-      .code(400)
-      .send(new UnreadableBodyError('The request body could not be read.').body());
-  }
-  // The client closed the connection before its body arrived (or while it was being read):
-  // nobody reads this answer, and it is no bug of ours, so no error line and no 500 to alert on.
-  if (isClientAbort(error)) {
-    request.log.info({ cause: error.message }, 'client closed the connection mid-request');
+    if (clientAbort) {
+      request.log.info({ cause: error.message }, 'client closed the connection mid-request');
+    }
     return reply
       .code(400)
       .send(new UnreadableBodyError('The request body could not be read.').body());
@@ -147,7 +146,7 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   // Plugins' own refusals (the static files of /docs: a path that leaves its folder, a NUL byte)
   // name no resource of ours: answered like any unknown route.
   const status = (error as { statusCode?: unknown }).statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500 && !request.is404) {
+  if (typeof status === 'number' && status >= 400 && status < 500) {
     return answerRouteNotFound(request, reply);
   }
   return answerInternalError(error, request, reply);
@@ -173,8 +172,10 @@ function answerInternalError(error: unknown, request: FastifyRequest, reply: Fas
 
 /**
  * The router refuses some URLs before any route runs: a malformed percent-encoding (or a path
- * segment longer than maxParamLength, 16 KiB, which Node's header limit refuses first). Such an id can never be a uuid, so it is answered like any
- * other id that is not one (after authentication, as a 404) instead of with Fastify's own body.
+ * segment longer than maxParamLength, 16 KiB, which Node's header limit refuses first). Such an
+ * id can never be a uuid, so it is answered like any other id that is not one (after
+ * authentication, as a 404) instead of with Fastify's own body; paths outside /v1/ get the
+ * unknown route's 404 at once.
  */
 export function answerRouterRefusal(
   _error: FastifyError,

@@ -234,14 +234,18 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions): M
   });
   // The series of one operation, method and status, looked up once: prom-client checks and
   // hashes a label object on every call, which was a visible part of a request's CPU.
-  const series = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
+  const series = new Map<
+    string,
+    { counter: ReturnType<typeof requests.labels>; histogram: ReturnType<typeof duration.labels> }
+  >();
   const seriesOf = (operation: string, method: string, status: number) => {
     const key = `${operation} ${method} ${status}`;
     let found = series.get(key);
     if (found === undefined) {
-      const counter = requests.labels(operation, method, String(status));
-      const histogram = duration.labels(operation, method);
-      found = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
+      found = {
+        counter: requests.labels(operation, method, String(status)),
+        histogram: duration.labels(operation, method),
+      };
       series.set(key, found);
     }
     return found;
@@ -249,9 +253,9 @@ export function installMetrics(app: FastifyInstance, options: MetricsOptions): M
   const record = (request: FastifyRequest, reply: FastifyReply, seconds: number) => {
     const operation = operationOf(request);
     const status = reply.statusCode;
-    const one = seriesOf(operation, request.method, status);
-    one.count();
-    one.observe(seconds);
+    const { counter, histogram } = seriesOf(operation, request.method, status);
+    counter.inc();
+    histogram.observe(seconds);
     if (operation !== 'allocateElasticIP') return;
     const outcome = allocationOutcome(
       status,

@@ -41,7 +41,7 @@ export class RateLimitWaiter {
   readonly #now: () => number;
 
   constructor(private readonly options: RateLimitWaiterOptions) {
-    this.#sleep = options.sleep ?? ((ms, signal) => sleep(ms, signal));
+    this.#sleep = options.sleep ?? sleep;
     this.#now = options.now ?? Date.now;
   }
 
