@@ -47,6 +47,9 @@ async function main(): Promise<void> {
     metrics: config.metrics,
     logger: loggerOptions(config.logLevel, batchedStdout()),
   });
+  // Fastify compiles every route's validators and serializers when it gets ready: done while the
+  // migrations and the catalog wait on the database, a replica is ready sooner after a restart.
+  const appReady = Promise.resolve(app.ready());
   try {
     const migrations = await migrate(db);
     if (migrations.applied.length > 0)
@@ -60,7 +63,9 @@ async function main(): Promise<void> {
     } else {
       app.log.warn('EIPD_CATALOG is not set: serving the catalog already in the database');
     }
+    await appReady;
   } catch (error) {
+    await appReady.catch(() => undefined);
     await db.close();
     throw error;
   }

@@ -7,8 +7,14 @@ import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import type { Database } from '../../src/db/database.js';
-import { listOperations, loadOpenApi, OPENAPI_PATH } from '../../src/http/openapi.js';
+import {
+  listOperations,
+  loadOpenApi,
+  OPENAPI_JSON_PATH,
+  OPENAPI_PATH,
+} from '../../src/http/openapi.js';
 import { operationHandlers } from '../../src/http/routes/index.js';
+import { createAjv } from '../../src/http/validation.js';
 
 const seed = parseYaml(
   readFileSync(
@@ -46,6 +52,37 @@ function missingFrom(expected: unknown, actual: unknown, path: string, out: stri
 }
 
 describe('openapi document', () => {
+  test('the JSON eipd reads at start is openapi/eipd.yaml as it is now (npm run generate)', () => {
+    assert.deepEqual(
+      JSON.parse(readFileSync(OPENAPI_JSON_PATH, 'utf8')),
+      document,
+      'src/generated/openapi.json is out of date: run npm run generate',
+    );
+  });
+
+  test('every schema in the document is a valid JSON Schema (eipd compiles them unchecked)', () => {
+    // createAjv turns Ajv's meta-schema check off to start sooner, so the check lives here.
+    const ajv = createAjv();
+    const schemas: [string, unknown][] = [];
+    const collect = (node: unknown, path: string): void => {
+      if (typeof node !== 'object' || node === null) return;
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'schema') schemas.push([`${path}.schema`, value]);
+        else collect(value, `${path}.${key}`);
+      }
+    };
+    collect(document.paths, 'paths');
+    const components = document.components as { schemas: Record<string, unknown> };
+    for (const [name, schema] of Object.entries(components.schemas))
+      schemas.push([`components.schemas.${name}`, schema]);
+    assert.ok(schemas.length > 20, `only ${schemas.length} schemas found`);
+    const invalid = schemas
+      .filter(([, schema]) => ajv.validateSchema(schema as object) !== true)
+      .map(([path]) => `${path}: ${ajv.errorsText()}`);
+    assert.deepEqual(invalid, []);
+    assert.equal(ajv.validateSchema({ type: 'strin' }), false, 'the check notices a bad schema');
+  });
+
   test('the published allocateElasticIP paths and components are kept verbatim', () => {
     assert.deepEqual(missingFrom(seed.paths, document.paths, 'paths', []), []);
     assert.deepEqual(missingFrom(seed.components, document.components, 'components', []), []);
