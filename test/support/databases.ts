@@ -1,19 +1,28 @@
 /**
  * Throwaway databases for tests, on both engines eipd runs on.
  *
- * PGlite: initdb costs ~5 s, so each test process migrates one in-memory template once and every
- * test gets a clone of its dump (~0.5 s). PostgreSQL: each test gets a new database on the shared
- * server (EIPD_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test names the admin
- * connection), dropped afterwards. A PostgreSQL suite that cannot reach the server fails loudly:
- * nothing here skips.
+ * PGlite: initdb costs ~5 s, so one in-memory template is migrated once (its dump kept on disk for
+ * the other test processes) and every test gets a clone of that dump (~0.5 s). PostgreSQL: each
+ * test gets a new database on the shared server (EIPD_TEST_DATABASE_URL, default
+ * postgres://postgres@127.0.0.1:5432/test names the admin connection), dropped afterwards. A
+ * PostgreSQL suite that cannot reach the server fails loudly: nothing here skips.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Database } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrate.js';
+import { migrate, readMigrations } from '../../src/db/migrate.js';
 import { wrapPglite } from '../../src/db/pglite.js';
 import { openPostgres } from '../../src/db/postgres.js';
+
+/** The installed PGlite's own package.json (its exports do not include it). */
+const PGLITE_PACKAGE_JSON = new URL(
+  '../../node_modules/@electric-sql/pglite/package.json',
+  import.meta.url,
+);
 
 export const ADMIN_URL =
   process.env.EIPD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -30,12 +39,36 @@ export type BackendName = 'pglite' | 'postgres';
 
 let template: Promise<Blob> | undefined;
 
+/**
+ * The migrated template is also kept in the system's temporary directory, named by a hash of
+ * PGlite's version and the migrations, so that only the first test file of a run (and of every
+ * later run with the same migrations) pays for initdb: node --test runs each file in a process of
+ * its own, and 28 of them paid ~5 s each. A changed migration or PGlite version names a new file.
+ */
+async function templateFile(): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(JSON.parse(await readFile(PGLITE_PACKAGE_JSON, 'utf8')).version);
+  for (const m of await readMigrations()) hash.update(`\0${m.version}\0${m.sql}`);
+  return join(tmpdir(), `eipd-test-pglite-${hash.digest('hex').slice(0, 16)}.tar`);
+}
+
 function pgliteTemplate(): Promise<Blob> {
   template ??= (async () => {
+    const file = await templateFile();
+    try {
+      return new Blob([await readFile(file)]);
+    } catch {
+      // Not made yet: make it below.
+    }
     const engine = await PGlite.create();
     await migrate(wrapPglite(engine));
     const dump = await engine.dumpDataDir('none');
     await engine.close();
+    // Written under a name of its own and renamed, so that a test file reading it at the same
+    // moment sees the whole dump or none.
+    const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
+    await rename(partial, file);
     return dump;
   })();
   return template;
