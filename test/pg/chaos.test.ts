@@ -31,7 +31,6 @@
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { setPriority } from 'node:os';
 import { test } from 'node:test';
 import pg from 'pg';
 import { formatAddress, parseAddress } from '../../src/ipam/address.js';
@@ -47,11 +46,12 @@ const TARGET_RELEASES = 2000;
 const KILL_EVERY_MS = 1000;
 const QUARANTINE_SECONDS = 1;
 /**
- * The load phase gives up here (the test then fails). A quiet 2-core machine reaches the targets in
- * about 50 s; other work on the machine slows every restart (each kill then keeps a process down
- * longer), so the margin is wide, and still well under CI's time budget.
+ * The load phase gives up here (the test then fails). Quiet 2-core machines have reached the
+ * targets in 50 to 100 s: the rate is set by how long a killed process takes to start again, which
+ * slower cores and other work on the machine stretch. The margin is wide, and still well inside
+ * CI's time budget.
  */
-const LOAD_DEADLINE_MS = 120_000;
+const LOAD_DEADLINE_MS = 180_000;
 /** A request with no answer by then counts as lost (and is retried); eipd answers within ~5 s. */
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A killed process that cannot be started again within this time fails the test. */
@@ -216,7 +216,7 @@ class OrgTally {
 }
 
 test('chaos: 4 processes, SIGKILL every second, a PostgreSQL crash, 32 clients', {
-  timeout: 180_000,
+  timeout: 300_000,
 }, async () => {
   const testStarted = performance.now();
   const orgIds: string[] = Array.from({ length: ORGS }, () => randomUUID());
@@ -451,19 +451,7 @@ test('chaos: 4 processes, SIGKILL every second, a PostgreSQL crash, 32 clients',
       const started = performance.now();
       for (;;) {
         try {
-          const starting = p.start();
-          const boost = process.env.EIPD_CHAOS_BOOST;
-          if (boost !== undefined) {
-            try {
-              setPriority(p.pid, Number(boost));
-            } catch {}
-          }
-          await starting;
-          if (boost !== undefined) {
-            try {
-              setPriority(p.pid, 0);
-            } catch {}
-          }
+          await p.start();
           figures.restarts++;
           restartMs.push(performance.now() - started);
           return;
