@@ -216,6 +216,10 @@ async function applyQuotas(tx: Queryable, quotas: CatalogQuotas | undefined): Pr
     changed += rows.length;
   }
   for (const o of quotas.organizations) {
+    if (o.limit === 'default') {
+      changed += await removeCatalogQuota(tx, o.orgId, o.idc);
+      continue;
+    }
     const rows = await tx.query(
       `INSERT INTO quota_overrides (org_id, idc, catalog_max_eips) VALUES ($1, $2, $3)
        ON CONFLICT (org_id, idc) DO UPDATE
@@ -227,4 +231,19 @@ async function applyQuotas(tx: Queryable, quotas: CatalogQuotas | undefined): Pr
     changed += rows.length;
   }
   return changed;
+}
+
+/** The file's limit for one organization and IDC goes; an operator's override there stays. */
+async function removeCatalogQuota(tx: Queryable, orgId: string, idc: string): Promise<number> {
+  const deleted = await tx.query(
+    `DELETE FROM quota_overrides
+      WHERE org_id = $1 AND idc = $2 AND operator_max_eips IS NULL RETURNING 1`,
+    [orgId, idc],
+  );
+  const cleared = await tx.query(
+    `UPDATE quota_overrides SET catalog_max_eips = NULL, updated_at = statement_timestamp()
+      WHERE org_id = $1 AND idc = $2 AND catalog_max_eips IS NOT NULL RETURNING 1`,
+    [orgId, idc],
+  );
+  return deleted.length + cleared.length;
 }

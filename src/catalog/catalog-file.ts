@@ -55,7 +55,11 @@ const quotasSchema = z.strictObject({
           .string()
           .regex(/^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$/, 'must be a uuid'),
         idc: z.string(),
-        limit: z.number().int().min(0).max(1_000_000_000),
+        // 'default': the file no longer sets a limit for this organization in this IDC (leaving
+        // the entry out would leave the last applied limit in force, as with everything else).
+        limit: z.union([z.number().int().min(0).max(1_000_000_000), z.literal('default')], {
+          error: 'must be a whole number from 0 to 1000000000, or default',
+        }),
       }),
     )
     .nullish(),
@@ -64,7 +68,8 @@ const quotasSchema = z.strictObject({
 export type CatalogQuotas = {
   /** Absent: the file says nothing about the default, and applying leaves it as it is. */
   default?: number | null | undefined;
-  organizations: { orgId: string; idc: string; limit: number }[];
+  /** limit 'default': remove the file's limit for that organization and IDC. */
+  organizations: { orgId: string; idc: string; limit: number | 'default' }[];
 };
 
 /**

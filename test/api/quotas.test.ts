@@ -286,6 +286,43 @@ describe('quotas in the catalog file', () => {
     }
   });
 
+  test("limit 'default' takes the file's limit away again; an operator's override stays", async () => {
+    const t = await startTestApp({ backend: 'pglite', catalog: CATALOG });
+    try {
+      const operator = await t.operatorToken();
+      const admin = (method: 'GET' | 'PUT' | 'DELETE', payload?: Record<string, unknown>) =>
+        t.app.inject({
+          method,
+          url: `/v1/admin/organizations/${LIMITED}/quotas${method === 'GET' ? '' : '/q-east'}`,
+          headers: { authorization: `Bearer ${operator}` },
+          ...(payload === undefined ? {} : { payload }),
+        });
+      const east = async () => ((await admin('GET')).json() as { idc: string }[])[0];
+      const toDefault = CATALOG.replace('limit: 5', 'limit: default');
+      // Leaving the entry out changes nothing (the file never deletes): the 5 stays.
+      const without = CATALOG.replace(/organizations:[\s\S]*$/, '');
+      assert.equal((await applyCatalog(t.db, parseCatalog(without, 'c'), 'c')).quotasSet, 0);
+      assert.deepEqual(await east(), { idc: 'q-east', limit: 5, source: 'catalog', used: 0 });
+      assert.equal((await applyCatalog(t.db, parseCatalog(toDefault, 'c'), 'c')).quotasSet, 1);
+      assert.deepEqual(await east(), { idc: 'q-east', limit: 10, source: 'default', used: 0 });
+      assert.equal((await applyCatalog(t.db, parseCatalog(toDefault, 'c'), 'c')).quotasSet, 0);
+      // With an operator's override in place, only the file's part goes.
+      await applyCatalog(t.db, parseCatalog(CATALOG, 'c'), 'c');
+      await admin('PUT', { limit: 77 });
+      assert.equal((await applyCatalog(t.db, parseCatalog(toDefault, 'c'), 'c')).quotasSet, 1);
+      assert.deepEqual(await east(), { idc: 'q-east', limit: 77, source: 'override', used: 0 });
+      const removed = await admin('DELETE');
+      assert.deepEqual(removed.json(), { idc: 'q-east', limit: 10, source: 'default', used: 0 });
+      const other = `    - { orgId: ${LIMITED}, idc: q-east, limit: unlimited }`;
+      assert.throws(
+        () => checkCatalog(parseCatalog(CATALOG.replace(/ {4}- \{ orgId.*$/m, other), 'f'), 'f'),
+        CatalogError,
+      );
+    } finally {
+      await t.close();
+    }
+  });
+
   test('every problem of the quotas section is reported, each naming where it is', () => {
     const broken = `
 idcs: [{ name: a }]
