@@ -124,6 +124,12 @@ async function main(): Promise<void> {
     },
     'eipd is ready',
   );
+  if (auth.generated && !isLoopback(config.host)) {
+    app.log.warn(
+      { host: config.host },
+      'demo mode (a signing secret generated in the data directory) is listening beyond this machine: configure EIPD_JWT_SECRET or EIPD_JWKS_URL before exposing eipd',
+    );
+  }
   if (auth.generated && auth.signingSecret !== undefined) {
     const orgId = await demoOrgId(config.dataDir);
     const token = await mintToken({
@@ -148,6 +154,11 @@ async function main(): Promise<void> {
       }),
     );
   }
+}
+
+/** Names and addresses that only this machine can reach. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function demoBanner(b: {

@@ -81,3 +81,42 @@ pools:
     assert.doesNotMatch(stderr, /hunter2/);
   });
 });
+
+/** Starts eipd, waits for its ready line, stops it; returns its stdout up to then. */
+function startAndStop(env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN], {
+      env: { PATH: process.env.PATH ?? '', EIPD_PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`eipd was not ready in time; stdout: ${stdout}; stderr: ${stderr}`));
+    }, 60_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('"eipd is ready"')) child.kill('SIGTERM');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve(stdout);
+    });
+  });
+}
+
+describe('start-up warnings', () => {
+  test('demo mode warns when it listens beyond this machine, and only then', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'eipd-startup-'));
+    const env = { EIPD_DATA_DIR: join(dir, 'data'), EIPD_LOG_LEVEL: 'info' };
+    const exposed = await startAndStop({ ...env, EIPD_HOST: '0.0.0.0' });
+    assert.match(exposed, /"level":40[^\n]*demo mode [^\n]*listening beyond this machine/);
+    const local = await startAndStop({ ...env, EIPD_HOST: '127.0.0.1' });
+    assert.match(local, /"eipd is ready"/);
+    assert.doesNotMatch(local, /listening beyond this machine/);
+  });
+});
