@@ -464,9 +464,13 @@ export interface components {
             enabled: boolean;
             products: string[];
             size: string;
+            /** @description addresses the pool can hand out: its size less network, broadcast or all-zeros addresses and reserved ones */
             usable: string;
+            /** @description usable addresses held by a non-released elastic IP (an EIP on an address reserved after it was handed out keeps it, but is not counted here) */
             used: string;
+            /** @description usable addresses released within the quarantine, held back from other organizations */
             quarantined: string;
+            /** @description usable - used - quarantined */
             free: string;
         };
         /** @description x-eipd */
