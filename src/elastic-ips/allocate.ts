@@ -228,7 +228,7 @@ async function claimExact(
   address: Address,
   pool: ExplicitPool,
 ): Promise<ClaimedAddress> {
-  if (!pool.enabled) throw addressUnavailable(address, `its pool ${pool.name} is disabled`);
+  if (!pool.enabled) throw addressUnavailable(address, 'its pool is disabled');
   if (pool.reserved) throw addressUnavailable(address, 'it is reserved');
   if (await isHeld(tx, address)) {
     throw addressUnavailable(address, ADDRESS_TAKEN);

@@ -426,7 +426,7 @@ for (const backend of BACKENDS) {
 
       const disabled = await a.allocate({ product: 'eip.off', ipAddress: '10.0.1.1' });
       assert.equal(disabled.statusCode, 400, disabled.body);
-      assert.deepEqual(disabled.json(), unavailable('10.0.1.1', 'its pool off is disabled'));
+      assert.deepEqual(disabled.json(), unavailable('10.0.1.1', 'its pool is disabled'));
       assert.equal((await a.release(held.id)).statusCode, 200);
     });
 
