@@ -60,6 +60,12 @@ async function main(): Promise<void> {
     if (catalog !== undefined && catalogPath !== undefined) {
       const summary = await applyCatalog(db, catalog, catalogPath);
       app.log.info({ catalog: catalogPath, ...summary }, 'catalog applied');
+      if (summary.reservedStillHeld.length > 0) {
+        app.log.warn(
+          { reservedStillHeld: summary.reservedStillHeld },
+          'newly reserved addresses are still held by EIPs, which keep them until released',
+        );
+      }
     } else {
       app.log.warn('EIPD_CATALOG is not set: serving the catalog already in the database');
     }

@@ -9,6 +9,7 @@ import {
   type Cidr,
   cidrSize,
   type Family,
+  formatAddress,
   formatCidr,
   IPV4_MAPPED_PREFIX,
 } from '../ipam/address.js';
@@ -31,6 +32,11 @@ export interface ApplySummary {
   poolsAdded: string[];
   poolsUpdated: string[];
   quotasSet: number;
+  /**
+   * Addresses this apply newly reserved that a live EIP holds ("pool address"): the EIP keeps its
+   * address until it is released, so the reservation is not yet in effect for them.
+   */
+  reservedStillHeld: string[];
 }
 
 export async function applyCatalog(
@@ -52,6 +58,7 @@ export async function applyCatalog(
         poolsAdded: [],
         poolsUpdated: [],
         quotasSet: 0,
+        reservedStillHeld: [],
       };
 
       for (const idc of catalog.idcs) {
@@ -85,7 +92,8 @@ export async function applyCatalog(
       );
       for (const [i, pool] of ordered.entries()) {
         if (known.has(pool.name)) {
-          if (await updatePool(tx, pool)) summary.poolsUpdated.push(pool.name);
+          if (await updatePool(tx, pool, summary.reservedStillHeld))
+            summary.poolsUpdated.push(pool.name);
         } else {
           await insertPool(tx, pool);
           summary.poolsAdded.push(pool.name);
@@ -165,7 +173,11 @@ async function insertPool(tx: Queryable, pool: CatalogPool): Promise<void> {
 }
 
 /** Brings an existing pool in line with the file without removing anything. */
-async function updatePool(tx: Queryable, pool: CatalogPool): Promise<boolean> {
+async function updatePool(
+  tx: Queryable,
+  pool: CatalogPool,
+  reservedStillHeld: string[],
+): Promise<boolean> {
   let changed = false;
   const toggled = await tx.query(
     'UPDATE pools SET enabled = $2, updated_at = now() WHERE name = $1 AND enabled <> $2 RETURNING name',
@@ -194,6 +206,16 @@ async function updatePool(tx: Queryable, pool: CatalogPool): Promise<boolean> {
       pool.name,
       address.toString(),
     ]);
+    const held = await tx.query(
+      `SELECT 1 FROM elastic_ips
+        WHERE pool = $1 AND address = $2::numeric AND status <> 'released'`,
+      [pool.name, address.toString()],
+    );
+    if (held.length > 0) {
+      reservedStillHeld.push(
+        `${pool.name} ${formatAddress({ family: pool.cidr.family, value: address })}`,
+      );
+    }
   }
   return changed;
 }

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Response } from 'light-my-request';
+import { applyCatalog } from '../../src/catalog/apply.js';
+import { parseCatalog } from '../../src/catalog/catalog-file.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { BACKENDS } from '../support/databases.js';
 
@@ -428,6 +430,29 @@ for (const backend of BACKENDS) {
       assert.equal(disabled.statusCode, 400, disabled.body);
       assert.deepEqual(disabled.json(), unavailable('10.0.1.1', 'its pool is disabled'));
       assert.equal((await a.release(held.id)).statusCode, 200);
+    });
+
+    test('reserving a held address: the apply names it, its EIP keeps it, release retires it', async () => {
+      const t2 = await startTestApp({ backend, catalog: CATALOG });
+      try {
+        const { c } = await newClient(t2);
+        const [held] = await c.take({ product: 'eip.ex', ipAddress: '10.0.0.2' });
+        assert.ok(held !== undefined);
+        const reserving = CATALOG.replace(
+          'reserved: ["10.0.0.6"]',
+          'reserved: ["10.0.0.6", "10.0.0.2"]',
+        );
+        const summary = await applyCatalog(t2.db, parseCatalog(reserving, 'c'), 'c');
+        assert.deepEqual(summary.reservedStillHeld, ['ex 10.0.0.2']);
+        assert.equal((await c.get(held.id)).json().ipAddress, '10.0.0.2');
+        const again = await applyCatalog(t2.db, parseCatalog(reserving, 'c'), 'c');
+        assert.deepEqual(again.reservedStillHeld, [], 'only a new reservation is reported');
+        assert.equal((await c.release(held.id)).statusCode, 200);
+        const back = await c.allocate({ product: 'eip.ex', ipAddress: '10.0.0.2' });
+        assert.deepEqual(back.json(), unavailable('10.0.0.2', 'it is reserved'));
+      } finally {
+        await t2.close();
+      }
     });
 
     test('an explicit address carved out of the middle of a free range is never handed out again', async () => {

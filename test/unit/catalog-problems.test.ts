@@ -287,6 +287,7 @@ describe('empty catalogs', () => {
             poolsAdded: [],
             poolsUpdated: [],
             quotasSet: 0,
+            reservedStillHeld: [],
           });
         } finally {
           await dispose();

@@ -135,6 +135,7 @@ describe('catalog apply', () => {
         poolsAdded: [],
         poolsUpdated: [],
         quotasSet: 0,
+        reservedStillHeld: [],
       });
       assert.deepEqual(await db.query('SELECT * FROM pool_free_ranges ORDER BY pool, lo'), ranges);
     } finally {

@@ -51,6 +51,11 @@ export async function runApply(io: Io, args: string[]): Promise<number> {
     `  pools added: ${summary.poolsAdded.length}${list(summary.poolsAdded)}`,
     `  pools updated: ${summary.poolsUpdated.length}${list(summary.poolsUpdated)}`,
     `  quotas set: ${summary.quotasSet}`,
+    ...(summary.reservedStillHeld.length > 0
+      ? [
+          `  newly reserved but still held by an EIP, which keeps it until released: ${summary.reservedStillHeld.join(', ')}`,
+        ]
+      : []),
   ];
   context.out.write(`${lines.join('\n')}\n`);
   return 0;
