@@ -30,10 +30,12 @@ const BODY_ERRORS: Readonly<Record<string, string>> = {
 
 /**
  * The query string as sent: validation coerces request.query in place (`limit=1e2` becomes 100),
- * and originalValue must show what the client sent.
+ * and originalValue must show what the client sent. No prototype, like Fastify's own parse: a
+ * parameter named `constructor` or `__proto__` would otherwise start from (or replace) the
+ * inherited member instead of from nothing.
  */
 function rawQuery(url: string): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
+  const query: Record<string, string | string[]> = Object.create(null);
   const start = url.indexOf('?');
   if (start < 0) return query;
   for (const [key, value] of new URLSearchParams(url.slice(start + 1))) {

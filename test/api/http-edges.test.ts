@@ -181,4 +181,33 @@ describe('HTTP edges', () => {
       [404, { code: 4044, reason: `elastic IP ${missing} was not found` }],
     );
   });
+
+  test("unknown query parameters named like Object.prototype's members are reported as sent", async () => {
+    const token = await t.token();
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/v1/elastic-ips?constructor=x&hasOwnProperty=1&__proto__=a&__proto__=b&toString=y&valueOf',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.statusCode, 400, res.body);
+    const unknown = (field: string, originalValue: string) => ({
+      field,
+      expression: 'additionalProperties',
+      argument: 'false',
+      originalValue,
+      reason: 'This field is not allowed.',
+    });
+    assert.deepEqual(res.json(), {
+      group: 'request',
+      code: 0,
+      message: 'The query parameters are invalid; see validationDetail.',
+      validationDetail: [
+        unknown('constructor', '"x"'),
+        unknown('hasOwnProperty', '"1"'),
+        unknown('__proto__', '["a","b"]'),
+        unknown('toString', '"y"'),
+        unknown('valueOf', '""'),
+      ],
+    });
+  });
 });
