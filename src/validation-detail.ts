@@ -29,6 +29,13 @@ export const FALLBACK_REASON = 'This field is invalid.';
 
 export const ORIGINAL_VALUE_MAX = 256;
 
+/**
+ * At most this many entries in one answer, as many as the fields a body may have (MAX_BODY_FIELDS):
+ * a query string has no such limit, and 16 KiB of it holds over a thousand unknown parameters,
+ * which at one entry each made a 190 KB answer.
+ */
+export const MAX_VALIDATION_DETAILS = 64;
+
 /** JSON text of a received value, cut at 256 characters without splitting a surrogate pair. */
 export function originalValueText(value: unknown): string {
   const text = value === undefined ? '' : (JSON.stringify(value) ?? '');

@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeOpaque, encodeOpaque, invalidCursor } from '../opaque-cursor.js';
+import { isStorableDateTime } from '../timestamps.js';
 import { isUuid } from '../uuid.js';
 
 export interface CursorPosition {
@@ -18,7 +19,8 @@ export interface CursorPosition {
   id: string;
 }
 
-const TIMESTAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.\d{6}Z$/;
+/** Exactly what encodeCursor writes: UTC, microseconds, a four-digit year. */
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 export function fingerprint(scope: unknown): string {
   return createHash('sha256').update(JSON.stringify(scope)).digest('base64url').slice(0, 22);
@@ -37,13 +39,10 @@ export function decodeCursor(cursor: string, scope: string): CursorPosition {
 }
 
 /**
- * A timestamp the database will accept: the cast in SQL would otherwise turn a hand-edited
- * cursor (month 13) into a 500.
+ * A timestamp the database will accept and compare: the cast in SQL would otherwise turn a
+ * hand-edited cursor (month 13, year 0000, which JavaScript's Date takes but PostgreSQL does not)
+ * into a 500. The shape is eipd's own; the calendar is checked like every date-time parameter.
  */
 function isRealTimestamp(text: string): boolean {
-  const match = TIMESTAMP.exec(text);
-  const seconds = match?.[1];
-  if (seconds === undefined) return false;
-  const ms = Date.parse(`${seconds}Z`);
-  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === seconds;
+  return TIMESTAMP.test(text) && isStorableDateTime(text);
 }

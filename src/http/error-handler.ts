@@ -17,6 +17,7 @@ import {
 } from '../errors.js';
 import { NotReadyError } from '../health.js';
 import { printable } from '../text.js';
+import { MAX_VALIDATION_DETAILS, type ValidationDetail } from '../validation-detail.js';
 import { WRONG_MEDIA_TYPE } from './json-body.js';
 import type { JsonSchema } from './openapi.js';
 import { UnreadableBodyError } from './request-errors.js';
@@ -30,10 +31,12 @@ const BODY_ERRORS: Readonly<Record<string, string>> = {
 
 /**
  * The query string as sent: validation coerces request.query in place (`limit=1e2` becomes 100),
- * and originalValue must show what the client sent.
+ * and originalValue must show what the client sent. No prototype, like Fastify's own parse: a
+ * parameter named `constructor` or `__proto__` would otherwise start from (or replace) the
+ * inherited member instead of from nothing.
  */
 function rawQuery(url: string): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
+  const query: Record<string, string | string[]> = Object.create(null);
   const start = url.indexOf('?');
   if (start < 0) return query;
   for (const [key, value] of new URLSearchParams(url.slice(start + 1))) {
@@ -45,11 +48,33 @@ function rawQuery(url: string): Record<string, string | string[]> {
 }
 
 const INVALID_MESSAGES: Readonly<Record<ValidationError['location'], string>> = {
-  body: 'The request body is invalid; see validationDetail.',
-  query: 'The query parameters are invalid; see validationDetail.',
-  header: 'The request headers are invalid; see validationDetail.',
-  path: 'The path parameters are invalid; see validationDetail.',
+  body: 'The request body is invalid; see validationDetail',
+  query: 'The query parameters are invalid; see validationDetail',
+  header: 'The request headers are invalid; see validationDetail',
+  path: 'The path parameters are invalid; see validationDetail',
 };
+
+/**
+ * The 400 for violations found by the schema or by a use case. Only the first entries are listed
+ * (the schema's own fields come before unknown ones, so those are kept); the message says how
+ * many there were.
+ */
+function answerInvalid(
+  reply: FastifyReply,
+  location: ValidationError['location'],
+  details: readonly ValidationDetail[],
+) {
+  const listed = details.slice(0, MAX_VALIDATION_DETAILS);
+  const more =
+    details.length > listed.length
+      ? ` (the first ${listed.length} of ${details.length} violations)`
+      : '';
+  return reply.code(400).send({
+    ...REQUEST_INVALID,
+    message: `${INVALID_MESSAGES[location]}${more}.`,
+    validationDetail: listed,
+  });
+}
 
 /** Node delivers header names in lower case; details name them as documented (`Idempotency-Key`). */
 function headerName(lower: string): string {
@@ -88,21 +113,16 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
       violated.data,
       (violated.schema ?? {}) as JsonSchema,
     );
-    return reply.code(400).send({
-      ...REQUEST_INVALID,
-      message: INVALID_MESSAGES[violated.location],
-      validationDetail:
-        violated.location === 'header'
-          ? details.map((d) => ({ ...d, field: headerName(d.field) }))
-          : details,
-    });
+    return answerInvalid(
+      reply,
+      violated.location,
+      violated.location === 'header'
+        ? details.map((d) => ({ ...d, field: headerName(d.field) }))
+        : details,
+    );
   }
   if (error instanceof ValidationError) {
-    return reply.code(400).send({
-      ...REQUEST_INVALID,
-      message: INVALID_MESSAGES[error.location],
-      validationDetail: error.details,
-    });
+    return answerInvalid(reply, error.location, error.details);
   }
   if (error instanceof ApiError) {
     return reply.code(error.status).headers(error.headers).send(error.body());

@@ -83,7 +83,8 @@ function pointerToSegments(pointer: string): string[] {
 function valueAt(root: unknown, segments: readonly string[]): unknown {
   let node = root;
   for (const s of segments) {
-    if (typeof node !== 'object' || node === null) return undefined;
+    // Own fields only: a field named `toString` that was not sent has no value.
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, s)) return undefined;
     node = (node as Record<string, unknown>)[s];
   }
   return node;

@@ -55,8 +55,10 @@ export async function listOperatorActions(
   const after =
     query.cursor === undefined || query.cursor === '' ? 0n : decodeActionCursor(query.cursor);
   const rows = await db.query<ActionRow>(
-    `SELECT seq::text AS seq, occurred_at, actor, action, target, detail
-       FROM operator_actions WHERE seq > $1 ORDER BY seq LIMIT $2`,
+    `SELECT a.seq::text AS seq, a.occurred_at, a.actor, a.action, a.target, a.detail
+       FROM operator_actions a WHERE a.seq > $1
+      -- a.seq (bigint), not the text column of the same name: text order puts 10 before 2.
+      ORDER BY a.seq LIMIT $2`,
     [after.toString(), query.limit ?? DEFAULT_ACTION_LIMIT],
   );
   const last = rows[rows.length - 1];

@@ -181,4 +181,82 @@ describe('HTTP edges', () => {
       [404, { code: 4044, reason: `elastic IP ${missing} was not found` }],
     );
   });
+
+  /** A tenant's listElasticIPs with `query`, injected. */
+  const list = async (query: string) =>
+    t.app.inject({
+      method: 'GET',
+      url: `/v1/elastic-ips?${query}`,
+      headers: { authorization: `Bearer ${await t.token()}` },
+    });
+
+  test("unknown query parameters named like Object.prototype's members are reported as sent", async () => {
+    const res = await list(
+      'constructor=x&hasOwnProperty=1&__proto__=a&__proto__=b&toString=y&valueOf',
+    );
+    assert.equal(res.statusCode, 400, res.body);
+    const unknown = (field: string, originalValue: string) => ({
+      field,
+      expression: 'additionalProperties',
+      argument: 'false',
+      originalValue,
+      reason: 'This field is not allowed.',
+    });
+    assert.deepEqual(res.json(), {
+      group: 'request',
+      code: 0,
+      message: 'The query parameters are invalid; see validationDetail.',
+      validationDetail: [
+        unknown('constructor', '"x"'),
+        unknown('hasOwnProperty', '"1"'),
+        unknown('__proto__', '["a","b"]'),
+        unknown('toString', '"y"'),
+        unknown('valueOf', '""'),
+      ],
+    });
+  });
+
+  test('a query of 1,400 unknown parameters gets a small 400: the first 64 entries, the count in the message', async () => {
+    const unknown = (n: number) => Array.from({ length: n }, (_, i) => `u${i}=1`);
+    // A documented parameter's violation sent last is still listed: entries follow the schema.
+    const res = await list([...unknown(1400), 'limit=0'].join('&'));
+    assert.equal(res.statusCode, 400);
+    assert.ok(res.body.length < 16 * 1024, `${res.body.length} bytes`);
+    const body = res.json() as { validationDetail: { field: string }[] };
+    assert.deepEqual(Object.keys(body), ['group', 'code', 'message', 'validationDetail']);
+    assert.deepEqual(
+      { ...body, validationDetail: body.validationDetail.slice(0, 2) },
+      {
+        group: 'request',
+        code: 0,
+        message:
+          'The query parameters are invalid; see validationDetail (the first 64 of 1401 violations).',
+        validationDetail: [
+          {
+            field: 'limit',
+            expression: 'minimum',
+            argument: '1',
+            originalValue: '"0"',
+            reason: 'This field is below the minimum.',
+          },
+          {
+            field: 'u0',
+            expression: 'additionalProperties',
+            argument: 'false',
+            originalValue: '"1"',
+            reason: 'This field is not allowed.',
+          },
+        ],
+      },
+    );
+    assert.deepEqual(
+      body.validationDetail.map((d) => d.field),
+      ['limit', ...unknown(63).map((p) => p.slice(0, -2))],
+    );
+    // 64 are all listed, with the usual message.
+    const atLimit = await list(unknown(64).join('&'));
+    assert.equal(atLimit.statusCode, 400);
+    assert.equal(atLimit.json().message, 'The query parameters are invalid; see validationDetail.');
+    assert.equal(atLimit.json().validationDetail.length, 64);
+  });
 });

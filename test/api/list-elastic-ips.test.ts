@@ -412,6 +412,64 @@ for (const backend of BACKENDS) {
       assert.equal(tooLong.statusCode, 400);
     });
 
+    test('a cursor timestamp edited to anything the database cannot compare is a 400, never a 500', async () => {
+      const token = await t.token();
+      const created = await allocate(token, { count: 2, name: 'edited' });
+      const first = await list(token, 'name=edited&limit=1');
+      const cursor = /cursor=([A-Za-z0-9_-]+)>/.exec(String(first.headers.link))?.[1];
+      assert.ok(cursor);
+      const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      const at = (createdAt: string) =>
+        list(
+          token,
+          `name=edited&cursor=${Buffer.from(JSON.stringify({ ...decoded, t: createdAt })).toString('base64url')}`,
+        );
+      for (const createdAt of [
+        '0000-01-01T00:00:00.000000Z',
+        '300000-01-01T00:00:00.000000Z',
+        '+002024-01-01T00:00:00.000000Z',
+        '-0001-01-01T00:00:00.000000Z',
+        '2024-00-01T00:00:00.000000Z',
+        '2024-13-01T00:00:00.000000Z',
+        '2024-01-00T00:00:00.000000Z',
+        '2024-01-32T00:00:00.000000Z',
+        '2023-02-29T00:00:00.000000Z',
+        '2024-02-30T00:00:00.000000Z',
+        '2024-04-31T00:00:00.000000Z',
+        '2024-01-01T24:00:00.000000Z',
+        '2024-01-01T24:00:01.000000Z',
+        '2024-01-01T23:60:00.000000Z',
+        '2024-01-01T23:59:60.000000Z',
+        '2024-01-01T00:00:00.0000000000Z',
+        '2024-01-01T00:00:00.000Z',
+        '2024-01-01T00:00:00Z',
+        '2024-01-01T00:00:00.000000+00:00',
+        '2024-01-01t00:00:00.000000z',
+        '2024-01-01 00:00:00.000000Z',
+        '２０２４-01-01T00:00:00.000000Z',
+        'infinity',
+        '-infinity',
+        'epoch',
+        '',
+      ]) {
+        const res = await at(createdAt);
+        assert.equal(res.statusCode, 400, `${createdAt}: ${res.body}`);
+        assert.deepEqual(res.json(), { code: 4007, reason: 'cursor is invalid' }, createdAt);
+      }
+      // The first and last instants PostgreSQL stores with a four-digit year are positions.
+      const everything = await at('0001-01-01T00:00:00.000000Z');
+      assert.equal(everything.statusCode, 200, everything.body);
+      assert.deepEqual(
+        (everything.json() as ElasticIpResponse[]).map((e) => e.id),
+        [...created].sort(),
+      );
+      const leap = await at('2024-02-29T23:59:59.999999Z');
+      assert.equal(leap.statusCode, 200, leap.body);
+      const end = await at('9999-12-31T23:59:59.999999Z');
+      assert.equal(end.statusCode, 200, end.body);
+      assert.deepEqual(end.json(), []);
+    });
+
     test('250 EIPs paged with limit=100 come back exactly once each', async () => {
       const orgId = randomUUID();
       const token = await t.token(orgId);
