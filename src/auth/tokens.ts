@@ -72,7 +72,7 @@ export const MIN_SECRET_BYTES = 32;
  */
 const JWS_COMPACT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512';
+export type HmacAlgorithm = 'HS256' | 'HS384' | 'HS512';
 
 interface AlgorithmSpec {
   family: 'hmac' | 'asymmetric';
@@ -281,16 +281,26 @@ function scopeIncludes(scope: unknown, wanted: string): boolean {
 /**
  * `sub` is recorded as the actor of every change, in a text column: a subject with control
  * characters (PostgreSQL text cannot even hold NUL) or of absurd length makes the token unusable.
+ * The length is in UTF-16 code units (String#length), as the verifier counts.
  */
-const MAX_SUBJECT_LENGTH = 255;
+export const MAX_SUBJECT_LENGTH = 255;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
+/**
+ * Why the verifier would refuse a token with this `sub`, or undefined when it would not. Exported
+ * so that whatever mints tokens (mintToken, the token command) refuses the same subjects up front.
+ */
+export function subjectProblem(sub: string): string | undefined {
+  if (sub.length > MAX_SUBJECT_LENGTH) return `is longer than ${MAX_SUBJECT_LENGTH} characters`;
+  if (CONTROL_CHARACTERS.test(sub)) {
+    return 'contains a control character (such as a newline or tab)';
+  }
+  return undefined;
+}
+
 function acceptableSubject(sub: unknown): boolean {
-  return (
-    sub === undefined ||
-    (typeof sub === 'string' && sub.length <= MAX_SUBJECT_LENGTH && !CONTROL_CHARACTERS.test(sub))
-  );
+  return sub === undefined || (typeof sub === 'string' && subjectProblem(sub) === undefined);
 }
 
 /**
@@ -489,6 +499,15 @@ export async function createTokenVerifier(settings: AuthSettings): Promise<Token
   };
 }
 
+/**
+ * The algorithm to mint with for a verifier that accepts `algorithms`: HS256 when listed, else the
+ * first HMAC algorithm listed; undefined when none is, since any HMAC-signed token would be refused.
+ */
+export function hmacAlgorithmFor(algorithms: readonly string[]): HmacAlgorithm | undefined {
+  if (algorithms.includes('HS256')) return 'HS256';
+  return algorithms.find((alg): alg is HmacAlgorithm => HMAC_ALGORITHMS.has(alg));
+}
+
 /** Mints an HMAC-signed token, e.g. for operators and tests. Always sets iat and exp. */
 export async function mintToken(opts: {
   secret: string;
@@ -514,6 +533,9 @@ export async function mintToken(opts: {
   if (opts.orgId !== undefined && !isUuid(opts.orgId)) {
     throw new RangeError('mintToken: orgId must be a uuid');
   }
+  // The verifier would refuse these tokens as invalid (401), which says nothing about why.
+  const badSubject = opts.subject === undefined ? undefined : subjectProblem(opts.subject);
+  if (badSubject !== undefined) throw new RangeError(`mintToken: subject ${badSubject}`);
   const orgClaim = opts.orgClaim ?? 'orgId';
   if (orgClaim === '') throw new RangeError('mintToken: orgClaim must not be empty');
 
@@ -528,5 +550,12 @@ export async function mintToken(opts: {
   if (opts.subject !== undefined) jwt.setSubject(opts.subject);
   if (opts.issuer !== undefined) jwt.setIssuer(opts.issuer);
   if (opts.audience !== undefined) jwt.setAudience(opts.audience);
-  return jwt.sign(new TextEncoder().encode(opts.secret));
+  const token = await jwt.sign(new TextEncoder().encode(opts.secret));
+  // Only a long issuer or audience can get here; the verifier refuses such tokens unread.
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw new RangeError(
+      `mintToken: the token would be ${token.length} characters; eipd accepts at most ${MAX_TOKEN_LENGTH}`,
+    );
+  }
+  return token;
 }

@@ -19,6 +19,7 @@ import {
 import {
   type AuthSettings,
   createTokenVerifier,
+  hmacAlgorithmFor,
   mintToken,
   type TokenVerifier,
   type VerifyOutcome,
@@ -638,5 +639,26 @@ describe('mintToken', () => {
     await assert.rejects(mintToken({ secret: SECRET, ttlSeconds: 0 }), RangeError);
     await assert.rejects(mintToken({ secret: SECRET, ttlSeconds: 1.5 }), RangeError);
     await assert.rejects(mintToken({ secret: SECRET, ttlSeconds: 60, orgId: 'acme' }), RangeError);
+  });
+
+  it('refuses to mint what the verifier refuses: bad subjects, oversized tokens', async () => {
+    for (const subject of ['a\nb', 'tab\there', 'nul\u0000', 'x'.repeat(256)]) {
+      await assert.rejects(mintToken({ secret: SECRET, ttlSeconds: 60, subject }), RangeError);
+    }
+    await assert.rejects(
+      mintToken({ secret: SECRET, ttlSeconds: 60, issuer: 'i'.repeat(9000) }),
+      /at most 8192/,
+    );
+    const longest = await mintToken({ secret: SECRET, ttlSeconds: 60, subject: 'x'.repeat(255) });
+    const verifier = await createTokenVerifier(settings());
+    assert.equal(principalOf(await verifier.verify(bearer(longest))).subject, 'x'.repeat(255));
+  });
+});
+
+describe('hmacAlgorithmFor', () => {
+  it('picks HS256 when accepted, else the first HMAC algorithm listed, else none', () => {
+    assert.equal(hmacAlgorithmFor(['RS256', 'HS512', 'HS256']), 'HS256');
+    assert.equal(hmacAlgorithmFor(['RS256', 'HS512', 'HS384']), 'HS512');
+    assert.equal(hmacAlgorithmFor(['RS256', 'ES256']), undefined);
   });
 });

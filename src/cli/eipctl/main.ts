@@ -76,7 +76,7 @@ async function dispatch(command: string | undefined, rest: string[], io: Io): Pr
     case 'events':
       return runEvents(io, rest);
     case 'token':
-      return runTokenCommand(rest, 'eipctl');
+      return runTokenCommand(rest, 'eipctl', io);
     case 'apply':
       return runApply(io, rest);
     case 'help':
