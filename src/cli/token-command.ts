@@ -13,6 +13,7 @@ import { NoDemoSecretError, type ResolvedAuth, resolveAuth } from '../auth/setti
 import { hmacAlgorithmFor, MAX_SUBJECT_LENGTH, mintToken, subjectProblem } from '../auth/tokens.js';
 import { loadConfig } from '../config.js';
 import { isUuid } from '../uuid.js';
+import { attachNegativeValues } from './negative-values.js';
 
 /** Longer-lived tokens are a standing risk; a year is already generous for a script. */
 const MAX_TTL_SECONDS = 366 * 24 * 3600;
@@ -56,16 +57,18 @@ export async function runTokenCommand(
   return mint(parsed.values, prog, io);
 }
 
+const TOKEN_OPTIONS = {
+  org: { type: 'string' },
+  sub: { type: 'string' },
+  ttl: { type: 'string', default: '3600' },
+  admin: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
 function parseTokenArgs(args: string[]) {
   return parseArgs({
-    args,
-    options: {
-      org: { type: 'string' },
-      sub: { type: 'string' },
-      ttl: { type: 'string', default: '3600' },
-      admin: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+    args: attachNegativeValues(args, TOKEN_OPTIONS),
+    options: TOKEN_OPTIONS,
     strict: true,
   });
 }

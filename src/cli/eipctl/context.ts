@@ -5,6 +5,7 @@
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createEipdClient, type EipdClient } from '../../sdk/index.js';
+import { attachNegativeValues } from '../negative-values.js';
 import { UsageError } from './exit-codes.js';
 import type { OutputFormat } from './output.js';
 import { Progress } from './progress.js';
@@ -69,10 +70,11 @@ export function parseCommand(
   usage: string,
 ) {
   let parsed: { values: Flags; positionals: string[] };
+  const allOptions = { ...GLOBAL_OPTIONS, ...options };
   try {
     parsed = parseArgs({
-      args,
-      options: { ...GLOBAL_OPTIONS, ...options },
+      args: attachNegativeValues(args, allOptions),
+      options: allOptions,
       allowPositionals: true,
       strict: true,
     });
@@ -104,8 +106,9 @@ export function parseCommand(
   let timeoutMs: number | undefined;
   if (values.timeout !== undefined) {
     const seconds = Number(values.timeout);
-    if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) {
-      throw new UsageError('--timeout must be a number of seconds from 0 to 3600', usage);
+    // From 1 ms: below it the limit would round to 0 ms, and every request would time out.
+    if (!Number.isFinite(seconds) || seconds < 0.001 || seconds > 3600) {
+      throw new UsageError('--timeout must be a number of seconds from 0.001 to 3600', usage);
     }
     timeoutMs = Math.round(seconds * 1000);
   }

@@ -7,6 +7,7 @@ import { ConfigError } from '../../config.js';
 import { DataDirInUseError } from '../../db/data-dir-lock.js';
 import { DatabaseUnavailableError } from '../../db/errors.js';
 import { EipdApiError, EipdNetworkError } from '../../sdk/index.js';
+import { valueFlags } from '../negative-values.js';
 import { runTokenCommand } from '../token-command.js';
 import { runApply } from './apply.js';
 import { GLOBAL_OPTIONS, GLOBAL_USAGE, type Io } from './context.js';
@@ -32,11 +33,7 @@ exit codes: 0 ok, 1 failure, 2 usage, 3 refused (4xx), 4 not found, 5 unauthoriz
 `;
 
 /** Global flags that take a value, so that `--url X elastic-ips list` finds the command. */
-const VALUE_FLAGS = new Set(
-  Object.entries(GLOBAL_OPTIONS).flatMap(([name, spec]) =>
-    spec.type === 'string' ? [`--${name}`, ...('short' in spec ? [`-${spec.short}`] : [])] : [],
-  ),
-);
+const VALUE_FLAGS = valueFlags(GLOBAL_OPTIONS);
 
 /** Splits `argv` into the command word and everything else, global flags kept in place. */
 function splitCommand(argv: string[]): { command: string | undefined; rest: string[] } {

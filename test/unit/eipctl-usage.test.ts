@@ -1,0 +1,81 @@
+/**
+ * eipctl's usage errors, in process: what a mistyped command line gets is exit 2 at once, with a
+ * message that says what is allowed, before any request is sent.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { EXIT } from '../../src/cli/eipctl/exit-codes.js';
+import { eipctl } from '../../src/cli/eipctl/main.js';
+import { attachNegativeValues } from '../../src/cli/negative-values.js';
+import { captureIo } from '../support/cli-io.js';
+
+const SECRET = 'eipctl-usage-test-secret-0123456789abcdef';
+const ORG = '3f2b8c1e-5d4a-4b6f-9e7d-1a2b3c4d5e6f';
+
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const io = captureIo(env);
+  const code = await eipctl(argv, io);
+  return { code, stdout: io.stdout(), stderr: io.stderr() };
+}
+
+describe('numeric options', () => {
+  test('a negative number gets the option’s range, not "argument is ambiguous"', async () => {
+    const allocate = ['elastic-ips', 'allocate', '--idc', 'i', '--product', 'p', '--name', 'n'];
+    const cases: [string[], string][] = [
+      [[...allocate, '--count', '-3'], '--count must be a whole number from 1 to 1000000'],
+      [[...allocate, '--batch-size', '-1'], '--batch-size must be a whole number from 1 to 10000'],
+      [['elastic-ips', 'list', '--limit', '-2'], '--limit must be a whole number from 1 to'],
+      [['events', '--limit', '-2'], '--limit must be a whole number from 1 to'],
+      [['events', '--interval', '-1'], '--interval must be a whole number from 1 to 3600'],
+      [['products', '--timeout', '-1'], '--timeout must be a number of seconds from 0.001 to 3600'],
+      [['--timeout', '-.5', 'pools'], '--timeout must be a number of seconds from 0.001 to 3600'],
+      [['token', '--org', ORG, '--ttl', '-5'], '--ttl must be a whole number of seconds from 1 to'],
+    ];
+    for (const [argv, message] of cases) {
+      const result = await run(argv, { EIPD_JWT_SECRET: SECRET });
+      assert.equal(result.code, EXIT.usage, argv.join(' '));
+      assert.ok(result.stderr.includes(message), `${argv.join(' ')}: ${result.stderr}`);
+      assert.doesNotMatch(result.stderr, /ambiguous/);
+      assert.equal(result.stdout, '');
+    }
+  });
+
+  test('--timeout: the message states the range that is accepted', async () => {
+    for (const timeout of ['0', '0.0004', '3600.5', 'soon']) {
+      const result = await run(['products', '--timeout', timeout]);
+      assert.equal(result.code, EXIT.usage, timeout);
+      assert.match(result.stderr, /--timeout must be a number of seconds from 0\.001 to 3600\n/);
+    }
+    // The ends of the range pass the check (and the command stops later, for want of a token).
+    for (const timeout of ['0.001', '3600']) {
+      const result = await run(['products', '--timeout', timeout]);
+      assert.equal(result.code, EXIT.usage, timeout);
+      assert.match(result.stderr, /^eipctl: no token/, timeout);
+    }
+  });
+});
+
+describe('attachNegativeValues', () => {
+  const options = {
+    count: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    quiet: { type: 'boolean', short: 'q' },
+  } as const;
+
+  test('attaches a negative number to the option before it, and nothing else', () => {
+    assert.deepEqual(attachNegativeValues(['--count', '-3', '-o', '-1'], options), [
+      '--count=-3',
+      '-o-1',
+    ]);
+    // Not a value-taking option, not a number, or after `--`: left for parseArgs to judge.
+    for (const args of [
+      ['--quiet', '-3'],
+      ['--count', '-q'],
+      ['--count', '--', '-3'],
+      ['--', '--count', '-3'],
+      ['--count', '3'],
+    ]) {
+      assert.deepEqual(attachNegativeValues(args, options), args);
+    }
+  });
+});
