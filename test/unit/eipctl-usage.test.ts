@@ -3,6 +3,9 @@
  * message that says what is allowed, before any request is sent.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { EXIT } from '../../src/cli/eipctl/exit-codes.js';
 import { eipctl } from '../../src/cli/eipctl/main.js';
@@ -51,6 +54,53 @@ describe('numeric options', () => {
       const result = await run(['products', '--timeout', timeout]);
       assert.equal(result.code, EXIT.usage, timeout);
       assert.match(result.stderr, /^eipctl: no token/, timeout);
+    }
+  });
+});
+
+describe('the eipd URL', () => {
+  const NOT_HTTP: [url: string, message: RegExp][] = [
+    ['ftp://x', /must start with http:\/\/ or https:\/\/, not ftp:/],
+    ['localhost:8080', /must start with http:\/\/ or https:\/\/, not localhost:/],
+    ['file:///etc/passwd', /must start with http:\/\/ or https:\/\/, not file:/],
+    ['127.0.0.1:8080', /is not a URL/],
+  ];
+
+  /** Exit 2 at once, naming the URL and where it came from; no request, so no retry note. */
+  async function refused(env: NodeJS.ProcessEnv, argv: string[], url: string, source: string) {
+    const result = await run([...argv, 'products', '--token', 'x'], env);
+    assert.equal(result.code, EXIT.usage, `${url} from ${source}: ${result.stderr}`);
+    assert.ok(result.stderr.includes(`"${url}" (${source})`), result.stderr);
+    assert.doesNotMatch(result.stderr, /retrying|cannot reach/);
+    return result.stderr;
+  }
+
+  test('one that is not http(s), or not a URL, is a usage error: from --url', async () => {
+    for (const [url, message] of NOT_HTTP) {
+      assert.match(await refused({}, ['--url', url], url, '--url'), message);
+    }
+  });
+
+  test('... from EIPCTL_URL', async () => {
+    for (const [url, message] of NOT_HTTP) {
+      assert.match(await refused({ EIPCTL_URL: url }, [], url, 'EIPCTL_URL'), message);
+    }
+  });
+
+  test('... from the profile file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'eipctl-usage-'));
+    try {
+      const profiles = join(dir, 'profiles.json');
+      await writeFile(profiles, JSON.stringify({ ops: { url: 'ftp://x' } }));
+      const stderr = await refused(
+        { EIPCTL_PROFILES: profiles, EIPCTL_PROFILE: 'ops' },
+        [],
+        'ftp://x',
+        `profile "ops" in ${profiles}`,
+      );
+      assert.match(stderr, /not ftp:/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

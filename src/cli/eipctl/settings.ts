@@ -66,11 +66,13 @@ export async function resolveConnection(
   }
 
   const url = flags.url ?? nonEmpty(env.EIPCTL_URL) ?? profile?.url ?? DEFAULT_URL;
-  try {
-    new URL(url);
-  } catch {
-    throw new UsageError(`the eipd URL "${url}" is not a URL`);
-  }
+  const urlSource =
+    flags.url !== undefined
+      ? '--url'
+      : nonEmpty(env.EIPCTL_URL) !== undefined
+        ? 'EIPCTL_URL'
+        : `profile "${name}" in ${path}`;
+  checkUrl(url, urlSource);
   if (flags.token !== undefined) return { url, token: flags.token, tokenSource: '--token' };
   const envToken = nonEmpty(env.EIPCTL_TOKEN);
   if (envToken !== undefined) return { url, token: envToken, tokenSource: 'EIPCTL_TOKEN' };
@@ -89,6 +91,25 @@ export async function resolveConnection(
     return { url, token: text.trim(), tokenSource: `${profile.tokenFile} (profile "${name}")` };
   }
   return { url, token: undefined, tokenSource: undefined };
+}
+
+/**
+ * Refuses a URL that fetch cannot send to. Without this, `--url ftp://x` (or `localhost:8080`,
+ * which parses as the scheme "localhost:") failed like an unreachable server: five tries with
+ * backoff, then exit 6, "try again later", for what is a mistyped command.
+ */
+function checkUrl(url: string, source: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`the eipd URL "${url}" (${source}) is not a URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UsageError(
+      `the eipd URL "${url}" (${source}) must start with http:// or https://, not ${parsed.protocol}`,
+    );
+  }
 }
 
 async function readProfiles(
