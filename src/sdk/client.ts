@@ -317,7 +317,10 @@ export function createEipdClient(options: EipdClientOptions) {
 
     /**
      * Every event from `cursor` on, in commit order, waiting for new ones when caught up; ends
-     * only when `signal` aborts (the generator then throws its reason) or a call fails.
+     * only when `signal` aborts (the generator then throws its reason, as every call here does) or
+     * a call fails. Each event comes with the cursor after its page (the same for all of a page),
+     * which is why an abort takes effect at the next request or wait, not between two events of a
+     * page already fetched: stopped that way, the last cursor handed out is exactly where to go on.
      */
     async *followEvents(
       opts: FollowOptions = {},

@@ -376,6 +376,46 @@ describe('eipd/sdk', () => {
     assert.equal(front.seen.length, 1);
   });
 
+  test('followEvents yields {event, cursor}; aborting ends it by throwing the reason', async () => {
+    const ops = createEipdClient({ baseUrl: url, token: await t.operatorToken() });
+    const start = (await ops.associations()).cursor;
+    const sdk = createEipdClient({ baseUrl: url, token: await t.token() });
+    const { ids } = await sdk.allocate({ idc: 's-east', product: 'eip.s', name: 'feed', count: 3 });
+
+    // Aborted while the caller handles the first event of a page of three: the page already
+    // fetched comes to its end, so that the last cursor handed out is where to go on from.
+    const stop = new AbortController();
+    const reason = new Error('stop');
+    const seen: { event: { eipId: string; type: string }; cursor: string }[] = [];
+    const ended = await (async () => {
+      for await (const item of ops.followEvents({ cursor: start, signal: stop.signal })) {
+        seen.push(item);
+        stop.abort(reason);
+      }
+    })().catch((e: unknown) => e);
+    assert.equal(ended, reason);
+    assert.deepEqual(
+      seen.map((item) => [item.event.eipId, item.event.type]),
+      ids.map((id) => [id, 'allocated']),
+    );
+    const last = seen.at(-1)?.cursor;
+    assert.ok(typeof last === 'string');
+    assert.deepEqual((await ops.events({ cursor: last })).events, []);
+
+    // Aborted while caught up and waiting to poll again: the wait ends at once, with the reason
+    // (an AbortError when abort() is given none).
+    const idle = new AbortController();
+    const caughtUp = (await ops.associations()).cursor;
+    const following = (async () => {
+      const options = { cursor: caughtUp, signal: idle.signal, pollIntervalMs: 60_000 };
+      for await (const _ of ops.followEvents(options)) assert.fail('no event commits meanwhile');
+    })().catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    idle.abort();
+    const thrown = await following;
+    assert.ok(thrown instanceof DOMException && thrown.name === 'AbortError', String(thrown));
+  });
+
   test('a server that is not there is a network error, retried', async () => {
     const closed = new Front(url);
     const closedUrl = await closed.start();
