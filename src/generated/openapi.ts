@@ -380,6 +380,8 @@ export interface components {
         event: {
             /** @description exact integer */
             seq: string;
+            /** @description the stream position right after this event: passed back, the stream continues with the event after it (a reader that stops part-way through a page resumes without skipping or repeating) */
+            cursor: string;
             /** @enum {string} */
             type: "allocated" | "renamed" | "associated" | "disassociated" | "released";
             /** Format: uuid */

@@ -64,6 +64,9 @@ function toEvent(row: EventRow): EventResponse {
     instanceID: row.instance_id,
     instanceType: row.instance_type,
     occurredAt: row.occurred_at.toISOString(),
+    // Events are returned in (tx_id, seq) order and a read after a position returns exactly the
+    // events beyond it, so this event's own position is the cursor right after it.
+    cursor: encodeStreamCursor({ txId: BigInt(row.tx_text), seq: BigInt(row.seq) }),
   };
 }
 

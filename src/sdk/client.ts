@@ -335,7 +335,9 @@ export function createEipdClient(options: EipdClientOptions) {
           },
           opts,
         );
-        for (const event of page.events) yield { event, cursor: page.cursor };
+        // Each event's own cursor: a caller that saves it and stops part-way through a page
+        // resumes with the next event, neither skipping the rest of the page nor repeating.
+        for (const event of page.events) yield { event, cursor: event.cursor };
         cursor = page.cursor;
         if (page.events.length === 0) await sleep(pollIntervalMs, opts.signal);
       }

@@ -40,6 +40,7 @@ interface EventBody {
   instanceID: string | null;
   instanceType: string | null;
   occurredAt: string;
+  cursor: string;
 }
 
 function smallPool(counts: { used: string; quarantined: string; free: string }, enabled = true) {
@@ -299,7 +300,7 @@ for (const backend of BACKENDS) {
       );
       const mine = all.events.filter((e) => e.eipId === id);
       assert.deepEqual(
-        mine.map(({ seq: _s, occurredAt: _o, ...rest }) => rest),
+        mine.map(({ seq: _s, occurredAt: _o, cursor: _c, ...rest }) => rest),
         ['allocated', 'renamed', 'released'].map((type) => ({
           type,
           eipId: id,
@@ -324,6 +325,15 @@ for (const backend of BACKENDS) {
         paged.events.map((e) => e.seq),
         mine.map((e) => e.seq),
       );
+      // Each event's cursor continues right after it, as the page's does after its last.
+      const [first, second, third] = mine;
+      assert.ok(first !== undefined && second !== undefined && third !== undefined);
+      const afterFirst = await admin('GET', `/v1/admin/events?cursor=${first.cursor}&limit=2`);
+      assert.deepEqual(
+        (afterFirst.json() as { events: { seq: string }[] }).events.map((e) => e.seq),
+        [second.seq, third.seq],
+      );
+      assert.equal(third.cursor, paged.cursor);
       const quiet = await admin('GET', `/v1/admin/events?cursor=${paged.cursor}`);
       assert.deepEqual(quiet.json(), { events: [], cursor: paged.cursor });
 

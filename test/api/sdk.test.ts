@@ -383,7 +383,7 @@ describe('eipd/sdk', () => {
     const { ids } = await sdk.allocate({ idc: 's-east', product: 'eip.s', name: 'feed', count: 3 });
 
     // Aborted while the caller handles the first event of a page of three: the page already
-    // fetched comes to its end, so that the last cursor handed out is where to go on from.
+    // fetched comes to its end (the abort takes effect at the next request or wait).
     const stop = new AbortController();
     const reason = new Error('stop');
     const seen: { event: { eipId: string; type: string }; cursor: string }[] = [];
@@ -401,6 +401,14 @@ describe('eipd/sdk', () => {
     const last = seen.at(-1)?.cursor;
     assert.ok(typeof last === 'string');
     assert.deepEqual((await ops.events({ cursor: last })).events, []);
+    // Every event's cursor resumes right after that event: a reader that saved it and stopped
+    // part-way through the page neither skips nor repeats the rest of it.
+    const page = await ops.events({ cursor: start });
+    assert.equal(page.cursor, page.events.at(-1)?.cursor, "a page's cursor is its last event's");
+    for (const [i, item] of seen.entries()) {
+      const rest = (await ops.events({ cursor: item.cursor })).events.map((e) => e.eipId);
+      assert.deepEqual(rest, ids.slice(i + 1), `resuming after event ${i}`);
+    }
 
     // Aborted while caught up and waiting to poll again: the wait ends at once, with the reason
     // (an AbortError when abort() is given none).
