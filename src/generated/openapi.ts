@@ -158,7 +158,7 @@ export interface paths {
         };
         /**
          * Read the event stream (operator)
-         * @description x-eipd: every state change in commit order. Pass the returned cursor back to continue; the cursor never skips an event that commits after a later-numbered one. Events older than the retention (EIPD_EVENT_RETENTION_DAYS) are pruned; a cursor behind the pruned part is refused with 400 code 4011, and the reader resynchronizes from listAssociations.
+         * @description x-eipd: every state change in commit order. Pass the returned cursor back to continue; the cursor never skips an event that commits after a later-numbered one. Events older than the retention (EIPD_EVENT_RETENTION_DAYS) are pruned; a cursor behind the pruned part is refused with 400 code 4011, and the reader resynchronizes from listAssociations. A cursor eipd cannot have handed out (malformed, or ahead of every transaction, as after an edit or a restore of an older backup) is refused with 400 code 4007.
          */
         get: operations["listEvents"];
         put?: never;

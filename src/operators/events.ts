@@ -20,6 +20,7 @@ import { prunedThrough } from '../maintenance/retention.js';
 import { decodeOpaque, encodeOpaque, invalidCursor } from '../opaque-cursor.js';
 import {
   type EventRow,
+  isPositionAhead,
   lastSettledPosition,
   listAssociatedElasticIps,
   readEventsAfter,
@@ -81,6 +82,11 @@ export async function listEvents(
       : decodeStreamCursor(query.cursor);
   await refuseIfPruned(db, after);
   const rows = await readEventsAfter(db, after, query.limit ?? DEFAULT_EVENT_LIMIT);
+  // A cursor ahead of the stream would read nothing, silently, for as long as the reader polls;
+  // checked only on an empty page, the one case where it can matter.
+  if (rows.length === 0 && after !== BEGINNING && (await isPositionAhead(db, after))) {
+    throw invalidCursor();
+  }
   const last = rows[rows.length - 1];
   // An empty page keeps the reader where it was, so that it can simply poll with the same cursor.
   const position =

@@ -49,6 +49,18 @@ export async function readEventsAfter(
   );
 }
 
+/**
+ * Whether a position lies beyond every transaction that has started: no cursor eipd handed out
+ * can (each names a committed transaction), so it was edited, or comes from another database.
+ */
+export async function isPositionAhead(db: Queryable, position: StreamPosition): Promise<boolean> {
+  const [row] = await db.query<{ ahead: boolean }>(
+    'SELECT $1::text::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) AS ahead',
+    [position.txId.toString()],
+  );
+  return row?.ahead === true;
+}
+
 /** The last position a stream reader starting now could have read; undefined when none. */
 export async function lastSettledPosition(db: Queryable): Promise<StreamPosition | undefined> {
   const [row] = await db.query<{ tx_text: string; seq: string }>(

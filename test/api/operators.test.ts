@@ -342,6 +342,8 @@ for (const backend of BACKENDS) {
         'eyJ4IjoxfQ',
         Buffer.from('{"x":"-1","s":"0"}').toString('base64url'),
         Buffer.from('{"x":"99999999999999999999","s":"0"}').toString('base64url'),
+        // Well formed, but ahead of every transaction: it would read nothing, forever.
+        Buffer.from('{"x":"9223372036854775807","s":"1"}').toString('base64url'),
       ]) {
         const res = await admin('GET', `/v1/admin/events?cursor=${cursor}`);
         assert.equal(res.statusCode, 400, cursor);
