@@ -279,13 +279,19 @@ function scopeIncludes(scope: unknown, wanted: string): boolean {
 }
 
 /**
- * `sub` is recorded as the actor of every change, in a text column: a subject with control
- * characters (PostgreSQL text cannot even hold NUL) or of absurd length makes the token unusable.
- * The length is in UTF-16 code units (String#length), as the verifier counts.
+ * `sub` is recorded as the actor of every change, in a text column, and shown to operators: a
+ * subject with control characters (PostgreSQL text cannot even hold NUL), characters that break
+ * or reorder the line it is shown on (line separators, bidirectional overrides that make an audit
+ * entry read as someone else), a lone surrogate (stored as U+FFFD, so the record would differ from
+ * the token) or of absurd length makes the token unusable. The length is in UTF-16 code units
+ * (String#length), as the verifier counts.
  */
 export const MAX_SUBJECT_LENGTH = 255;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+// C0, DEL and C1 controls; line and paragraph separators; bidirectional marks, embeddings,
+// overrides and isolates; the byte order mark.
+const CONTROL_CHARACTERS = /[\p{Cc}\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/u;
+// String#isWellFormed needs a newer lib than this project's; without the u flag, code units.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * Why the verifier would refuse a token with this `sub`, or undefined when it would not. Exported
@@ -294,8 +300,9 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 export function subjectProblem(sub: string): string | undefined {
   if (sub.length > MAX_SUBJECT_LENGTH) return `is longer than ${MAX_SUBJECT_LENGTH} characters`;
   if (CONTROL_CHARACTERS.test(sub)) {
-    return 'contains a control character (such as a newline or tab)';
+    return 'contains a control character (such as a newline, a tab or a bidirectional override)';
   }
+  if (LONE_SURROGATE.test(sub)) return 'is not well-formed Unicode (a lone surrogate)';
   return undefined;
 }
 

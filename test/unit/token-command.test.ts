@@ -37,6 +37,8 @@ describe('token', () => {
     const cases: [string, RegExp][] = [
       ['a\nb', /--sub contains a control character/],
       ['tab\there', /--sub contains a control character/],
+      ['right\u202eleft', /--sub contains a control character/],
+      ['c1\u0085', /--sub contains a control character/],
       ['x'.repeat(256), /--sub is longer than 255 characters/],
     ];
     for (const [sub, message] of cases) {

@@ -118,12 +118,25 @@ describe('createTokenVerifier with HS256', () => {
   });
 
   it('refuses a signed token whose sub has control characters or is over 255 characters', async () => {
-    for (const sub of ['alice\u0000bob', 'line\nbreak', 'x'.repeat(256)]) {
+    for (const sub of [
+      'alice\u0000bob',
+      'line\nbreak',
+      'x'.repeat(256),
+      'c1\u0085control',
+      'line\u2028separator',
+      'admin\u202egro', // displays as "admin" then "org" reversed
+      'isolate\u2066x\u2069',
+      '\ufeffbom',
+      'lone\ud800surrogate',
+      'lone\udc00low',
+    ]) {
       const token = await sign({ orgId: ORG, sub }, hsKey(SECRET));
       assertInvalid(await verifier.verify(`Bearer ${token}`));
     }
-    const fine = await sign({ orgId: ORG, sub: 'x'.repeat(255) }, hsKey(SECRET));
-    assert.equal((await verifier.verify(`Bearer ${fine}`)).ok, true);
+    for (const sub of ['x'.repeat(255), 'ünïcødé ✓', 'emoji 👩‍💻', 'רחל', 'alice@example.com']) {
+      const fine = await sign({ orgId: ORG, sub }, hsKey(SECRET));
+      assert.equal((await verifier.verify(`Bearer ${fine}`)).ok, true, sub);
+    }
   });
 
   it('rejects garbage tokens', async () => {
