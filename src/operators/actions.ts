@@ -61,6 +61,14 @@ export async function listOperatorActions(
       ORDER BY a.seq LIMIT $2`,
     [after.toString(), query.limit ?? DEFAULT_ACTION_LIMIT],
   );
+  // Actions are never pruned, so a cursor past the last one was not handed out by eipd: refused
+  // rather than answered with empty pages for as long as the reader polls.
+  if (rows.length === 0 && after > 0n) {
+    const [newest] = await db.query<{ seq: string }>(
+      'SELECT coalesce(max(seq), 0)::text AS seq FROM operator_actions',
+    );
+    if (after > BigInt(newest?.seq ?? '0')) throw invalidCursor();
+  }
   const last = rows[rows.length - 1];
   return {
     actions: rows.map((r) => ({

@@ -204,6 +204,14 @@ for (const backend of BACKENDS) {
       });
       assert.equal(bad.statusCode, 400);
       assert.equal((bad.json() as { code: number }).code, 4007);
+      // Well formed, but past the newest action: it would read nothing, forever.
+      const ahead = await t.app.inject({
+        method: 'GET',
+        url: `/v1/admin/operator-actions?cursor=${Buffer.from('{"s":"1000000"}').toString('base64url')}`,
+        headers: { authorization: `Bearer ${carol}` },
+      });
+      assert.equal(ahead.statusCode, 400, ahead.body);
+      assert.equal((ahead.json() as { code: number }).code, 4007);
     });
   });
 }
