@@ -123,6 +123,33 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Checks beyond one value's type, made on the raw environment so that they are listed together
+ * with every type error of the same start, not only once those are fixed.
+ */
+function crossChecks(env: Readonly<Record<string, string | undefined>>): string[] {
+  const problems: string[] = [];
+  // As optionalText reads it: blank is unset, anything else is taken as it is.
+  const text = (key: string) => {
+    const value = env[key];
+    return value === undefined || value.trim() === '' ? undefined : value;
+  };
+  const databaseUrl = text('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL: must start with postgres:// or postgresql://');
+  }
+  if (text('EIPD_JWKS_URL') !== undefined && text('EIPD_JWKS_FILE') !== undefined) {
+    problems.push('EIPD_JWKS_URL and EIPD_JWKS_FILE: set one, not both');
+  }
+  const proxies = list.safeParse(env.EIPD_TRUST_PROXY ?? '');
+  for (const entry of proxies.success ? proxies.data : []) {
+    if (!isAddressOrCidr(entry)) {
+      problems.push(`EIPD_TRUST_PROXY: ${entry} is not an IP address or CIDR`);
+    }
+  }
+  return problems;
+}
+
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   // A misspelt setting (EIPD_PROT) would otherwise be silently ignored. EIPD_TEST_* belong to the
   // test suites, EIPD_BENCH_* to the benchmarks.
@@ -141,23 +168,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     secret !== undefined && secret !== '' && Buffer.byteLength(secret) < MIN_SECRET_BYTES
       ? [`EIPD_JWT_SECRET: shorter than ${MIN_SECRET_BYTES} bytes (the value is not shown)`]
       : [];
-  if (!parsed.success || unknown.length > 0 || shortSecret.length > 0) {
-    throw new ConfigError([...issues, ...shortSecret, ...unknown]);
-  }
+  const problems = [...issues, ...shortSecret, ...crossChecks(env), ...unknown];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
-  const problems: string[] = [];
-  if (e.DATABASE_URL !== undefined && !/^postgres(ql)?:\/\//.test(e.DATABASE_URL)) {
-    problems.push('DATABASE_URL: must start with postgres:// or postgresql://');
-  }
-  if (e.EIPD_JWKS_URL !== undefined && e.EIPD_JWKS_FILE !== undefined) {
-    problems.push('EIPD_JWKS_URL and EIPD_JWKS_FILE: set one, not both');
-  }
-  for (const entry of e.EIPD_TRUST_PROXY) {
-    if (!isAddressOrCidr(entry)) {
-      problems.push(`EIPD_TRUST_PROXY: ${entry} is not an IP address or CIDR`);
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
   return {
     host: e.EIPD_HOST,
     port: e.EIPD_PORT,

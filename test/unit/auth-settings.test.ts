@@ -124,15 +124,23 @@ describe('configuration', () => {
           EIPD_MAX_ALLOCATE_COUNT: '0',
           EIPD_LOG_LEVEL: 'loud',
           EIPD_DB_POOL_SIZE: '-1',
+          // Checks across keys are listed in the same start, not only once the above are fixed.
+          DATABASE_URL: 'mysql://x',
+          EIPD_JWKS_URL: 'https://idp.example/jwks',
+          EIPD_JWKS_FILE: '/etc/jwks.json',
+          EIPD_TRUST_PROXY: '10.0.0.0/8, nonsense',
         }),
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
         const keys = e.problems.map((p) => p.split(':')[0]).sort();
         assert.deepEqual(keys, [
+          'DATABASE_URL',
           'EIPD_DB_POOL_SIZE',
+          'EIPD_JWKS_URL and EIPD_JWKS_FILE',
           'EIPD_LOG_LEVEL',
           'EIPD_MAX_ALLOCATE_COUNT',
           'EIPD_PORT',
+          'EIPD_TRUST_PROXY',
         ]);
         return true;
       },

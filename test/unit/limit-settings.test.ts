@@ -32,8 +32,9 @@ test('bad limit values and proxies are all reported at once', () => {
       }),
     (error: unknown) => {
       assert.ok(error instanceof ConfigError);
-      assert.equal(error.problems.length, 1, error.message);
+      assert.equal(error.problems.length, 4, error.message);
       assert.match(error.message, /EIPD_RATE_LIMIT_PER_MINUTE/);
+      assert.match(error.message, /EIPD_TRUST_PROXY: 10\.0\.0\.0\/33/);
       return true;
     },
   );
