@@ -217,7 +217,35 @@ async function updatePool(
       );
     }
   }
+  for (const address of pool.unreserved) {
+    if (await unreserve(tx, pool, address)) changed = true;
+  }
   return changed;
+}
+
+/**
+ * Takes back one reservation. A free address goes to the reuse queue, as if released long ago
+ * (past any quarantine, by no organization): the never-used ranges were carved around it, and the
+ * queue is where the allocator finds addresses outside them. One an EIP holds stays with it and
+ * joins the queue when released, as any other. Network, broadcast and all-zeros addresses are
+ * never handed out, reserved or not.
+ */
+async function unreserve(tx: Queryable, pool: CatalogPool, address: bigint): Promise<boolean> {
+  const removed = await tx.query(
+    'DELETE FROM pool_reserved_addresses WHERE pool = $1 AND address = $2::numeric RETURNING 1',
+    [pool.name, address.toString()],
+  );
+  if (removed.length === 0) return false;
+  if (address < pool.first || address > pool.last) return true;
+  await tx.query(
+    `INSERT INTO released_addresses (pool, address, released_at, released_by_org)
+     SELECT $1, $2::numeric, '1970-01-01T00:00:00Z', '00000000-0000-0000-0000-000000000000'
+     WHERE NOT EXISTS (SELECT 1 FROM elastic_ips
+                       WHERE pool = $1 AND address = $2::numeric AND status <> 'released')
+     ON CONFLICT (pool, address) DO NOTHING`,
+    [pool.name, address.toString()],
+  );
+  return true;
 }
 
 /**

@@ -42,6 +42,9 @@ const poolSchema = z.strictObject({
   cidr: z.string(),
   products: z.array(z.string()).min(1),
   reserved: z.array(z.string()).default([]),
+  // Reservations are only ever added by `reserved` (a file that leaves one out, an older copy of
+  // it say, must not hand a gateway address out); taking one back is said explicitly.
+  unreserved: z.array(z.string()).default([]),
   enabled: z.boolean().default(true),
 });
 
@@ -126,6 +129,8 @@ export interface CatalogPool {
   last: bigint;
   products: string[];
   reserved: bigint[];
+  /** Addresses whose reservation this apply removes. */
+  unreserved: bigint[];
   enabled: boolean;
 }
 
@@ -361,22 +366,15 @@ export function checkCatalog(
         `${label}: ${formatCidr(cidr)} overlaps ${ranges}; no address there can be public`,
       );
     }
-    const reserved: bigint[] = [];
-    for (const text of entry.reserved) {
-      try {
-        const address = parseAddress(text);
-        // The network, broadcast or subnet-router anycast address is accepted: reserving it is
-        // redundant, not wrong, as usableBounds already keeps it from ever being handed out.
-        if (!cidrContains(cidr, address)) {
-          problems.push(
-            `${label}: reserved address ${formatAddress(address)} is outside ${formatCidr(cidr)}`,
-          );
-        } else {
-          reserved.push(address.value);
-        }
-      } catch (error) {
+    // The network, broadcast or subnet-router anycast address is accepted: reserving it is
+    // redundant, not wrong, as usableBounds already keeps it from ever being handed out.
+    const reserved = addressesIn(cidr, entry.reserved, `${label}: reserved`, problems);
+    const unreserved = addressesIn(cidr, entry.unreserved, `${label}: unreserved`, problems);
+    const both = new Set(reserved);
+    for (const address of new Set(unreserved)) {
+      if (both.has(address)) {
         problems.push(
-          `${label}: reserved ${error instanceof AddressError ? error.message : String(error)}`,
+          `${label}: ${formatAddress({ family: cidr.family, value: address })} is both reserved and unreserved`,
         );
       }
     }
@@ -388,6 +386,7 @@ export function checkCatalog(
       last: bounds.last,
       products: [...new Set(entry.products)],
       reserved,
+      unreserved: [...new Set(unreserved)],
       enabled: entry.enabled,
     });
   }
@@ -461,6 +460,21 @@ function checkProductFamilies(
       );
     }
   }
+}
+
+/** The addresses of a pool's address list, each checked to lie in the pool's CIDR. */
+function addressesIn(cidr: Cidr, texts: string[], label: string, problems: string[]): bigint[] {
+  const out: bigint[] = [];
+  for (const text of texts) {
+    try {
+      const address = parseAddress(text);
+      if (cidrContains(cidr, address)) out.push(address.value);
+      else problems.push(`${label} address ${formatAddress(address)} is outside ${formatCidr(cidr)}`);
+    } catch (error) {
+      problems.push(`${label} ${error instanceof AddressError ? error.message : String(error)}`);
+    }
+  }
+  return out;
 }
 
 function checkQuotas(doc: CatalogDocument, idcs: Set<string>, problems: string[]): void {

@@ -455,6 +455,47 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test('unreserved takes a reservation back: a free address is handed out again, a held one stays held', async () => {
+      const t2 = await startTestApp({ backend, catalog: CATALOG });
+      try {
+        const { c } = await newClient(t2);
+        const { c: other } = await newClient(t2);
+        const [held] = await c.take({ product: 'eip.ex', ipAddress: '10.0.0.3' });
+        assert.ok(held !== undefined);
+        const apply = async (pool: string) =>
+          applyCatalog(
+            t2.db,
+            parseCatalog(CATALOG.replace('reserved: ["10.0.0.6"]', pool), 'c'),
+            'c',
+          );
+        // A reservation left out of the file stays: only `unreserved` takes it back.
+        await apply('reserved: ["10.0.0.6", "10.0.0.2", "10.0.0.3"]');
+        assert.deepEqual((await apply('reserved: []')).poolsUpdated, []);
+        const refused = await other.allocate({ product: 'eip.ex', ipAddress: '10.0.0.2' });
+        assert.deepEqual(refused.json(), unavailable('10.0.0.2', 'it is reserved'));
+
+        const back = await apply('unreserved: ["10.0.0.2", "10.0.0.3", "10.0.0.6"]');
+        assert.deepEqual(back.poolsUpdated, ['ex']);
+        assert.deepEqual((await apply('unreserved: ["10.0.0.2"]')).poolsUpdated, [], 'idempotent');
+        // Free, so at once any organization's (no quarantine: it was never released by anyone).
+        const [freed] = await other.take({ product: 'eip.ex', ipAddress: '10.0.0.2' });
+        assert.equal(freed?.ipAddress, '10.0.0.2');
+        // Still its holder's; released, it waits out the quarantine like any released address.
+        assert.equal((await c.get(held.id)).json().ipAddress, '10.0.0.3');
+        assert.equal((await c.release(held.id)).statusCode, 200);
+        const early = await other.allocate({ product: 'eip.ex', ipAddress: '10.0.0.3' });
+        assert.deepEqual(
+          early.json(),
+          unavailable('10.0.0.3', 'it is held, or was released recently and is in quarantine'),
+        );
+        // 10.0.0.6, reserved from the start, is now one of the pool's addresses again.
+        const [six] = await other.take({ product: 'eip.ex', ipAddress: '10.0.0.6' });
+        assert.equal(six?.ipAddress, '10.0.0.6');
+      } finally {
+        await t2.close();
+      }
+    });
+
     test('an explicit address carved out of the middle of a free range is never handed out again', async () => {
       const t2 = await startTestApp({ backend, catalog: CATALOG });
       try {

@@ -70,6 +70,20 @@ describe('catalog file checks', () => {
     assert.ok(found.includes('pool "b" is declared more than once'));
   });
 
+  test('unreserved addresses are checked like reserved ones, and not both at once', () => {
+    const found = problems(
+      pools(
+        `  - { name: u, idc: dc-1, cidr: 192.0.2.0/24, products: [v4], reserved: [192.0.2.9], unreserved: [192.0.2.9, 198.51.100.1, "2001:db8::1", nope] }`,
+      ),
+    );
+    assert.deepEqual(found.sort(), [
+      'pool "u": 192.0.2.9 is both reserved and unreserved',
+      'pool "u": unreserved "nope" is not a valid IP address: expected 4 dot-separated octets, got 1',
+      'pool "u": unreserved address 198.51.100.1 is outside 192.0.2.0/24',
+      'pool "u": unreserved address 2001:db8::1 is outside 192.0.2.0/24',
+    ]);
+  });
+
   test('a product cannot have pools of both families', () => {
     const found = problems(
       pools(`  - { name: a, idc: dc-1, cidr: 192.0.2.0/24, products: [v4] }
