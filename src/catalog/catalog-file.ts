@@ -469,7 +469,8 @@ function addressesIn(cidr: Cidr, texts: string[], label: string, problems: strin
     try {
       const address = parseAddress(text);
       if (cidrContains(cidr, address)) out.push(address.value);
-      else problems.push(`${label} address ${formatAddress(address)} is outside ${formatCidr(cidr)}`);
+      else
+        problems.push(`${label} address ${formatAddress(address)} is outside ${formatCidr(cidr)}`);
     } catch (error) {
       problems.push(`${label} ${error instanceof AddressError ? error.message : String(error)}`);
     }
