@@ -105,6 +105,87 @@ describe('the eipd URL', () => {
   });
 });
 
+describe('a base URL with credentials, a query string or a fragment', () => {
+  const PASSWORD = 'hunter2-do-not-print';
+  const NOT_A_BASE: [url: string, shown: string, message: RegExp][] = [
+    [
+      `http://user:${PASSWORD}@127.0.0.1:8080`,
+      'http://***@127.0.0.1:8080',
+      /must not contain a user name or password/,
+    ],
+    [`https://${PASSWORD}@eipd.internal`, 'https://***@eipd.internal', /user name or password/],
+    ['http://127.0.0.1:8080/?org=x', 'http://127.0.0.1:8080/?org=x', /must not have a query/],
+    ['http://127.0.0.1:8080?', 'http://127.0.0.1:8080?', /must not have a query/],
+    ['http://127.0.0.1:8080/#top', 'http://127.0.0.1:8080/#top', /or fragment/],
+    // Not http(s), or not a URL at all: refused as before, but without the password.
+    [`ftp://u:${PASSWORD}@x`, 'ftp://***@x', /not ftp:/],
+    [`u:${PASSWORD}@127.0.0.1:8080`, '***@127.0.0.1:8080', /not u:/],
+    [`http://u:${PASSWORD}/x@127.0.0.1`, 'http://***@127.0.0.1', /is not a URL/],
+  ];
+
+  /** Exit 2 at once (no request, so no retry note), and the password is nowhere in the output. */
+  async function refusedEach(
+    setUp: (url: string) => Promise<{ env: NodeJS.ProcessEnv; argv: string[]; source: string }>,
+    cases = NOT_A_BASE,
+  ) {
+    for (const [url, shown, message] of cases) {
+      const { env, argv, source } = await setUp(url);
+      const result = await run([...argv, 'products', '--token', 'x'], env);
+      assert.equal(result.code, EXIT.usage, `${url} from ${source}: ${result.stderr}`);
+      assert.ok(result.stderr.includes(`"${shown}" (${source})`), result.stderr);
+      assert.match(result.stderr, message);
+      assert.doesNotMatch(result.stderr, /retrying|cannot reach/);
+      assert.ok(!result.stderr.includes(PASSWORD), result.stderr);
+      assert.equal(result.stdout, '');
+    }
+  }
+
+  test('is a usage error that does not print the password: from --url', async () => {
+    await refusedEach(async (url) => ({ env: {}, argv: ['--url', url], source: '--url' }));
+  });
+
+  test('... from EIPCTL_URL', async () => {
+    await refusedEach(async (url) => ({
+      env: { EIPCTL_URL: url },
+      argv: [],
+      source: 'EIPCTL_URL',
+    }));
+  });
+
+  test('... from the profile file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'eipctl-usage-'));
+    try {
+      const profiles = join(dir, 'profiles.json');
+      const inProfile = async (url: string) => {
+        await writeFile(profiles, JSON.stringify({ default: { url } }));
+        return {
+          env: { EIPCTL_PROFILES: profiles },
+          argv: [],
+          source: `profile "default" in ${profiles}`,
+        };
+      };
+      // What is not a URL at all, the profile file's own check refuses first ("Invalid URL").
+      const parsable = NOT_A_BASE.filter(([, , message]) => !message.test('is not a URL'));
+      await refusedEach(inProfile, parsable);
+      const unparsable = NOT_A_BASE.find(([, , message]) => message.test('is not a URL'));
+      const { env } = await inProfile(unparsable?.[0] ?? '');
+      const result = await run(['products', '--token', 'x'], env);
+      assert.equal(result.code, EXIT.usage);
+      assert.match(result.stderr, /default\.url: Invalid URL/);
+      assert.ok(!result.stderr.includes(PASSWORD), result.stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a path prefix is still a base URL', async () => {
+    // Refused later, for want of a token: the URL itself passed.
+    const result = await run(['products', '--url', 'https://gw.internal/eipd/']);
+    assert.equal(result.code, EXIT.usage);
+    assert.match(result.stderr, /^eipctl: no token/);
+  });
+});
+
 describe('attachNegativeValues', () => {
   const options = {
     count: { type: 'string' },
