@@ -186,6 +186,23 @@ describe('a base URL with credentials, a query string or a fragment', () => {
   });
 });
 
+describe('events', () => {
+  test('--cursor and --from-now together are a usage error, before any request', async () => {
+    // A token and a URL where nothing listens: were a request sent, this would retry, then exit 6.
+    const connection = ['--token', 'x', '--url', 'http://127.0.0.1:9'];
+    for (const argv of [
+      ['events', '--cursor', 'abc', '--from-now'],
+      ['events', '--from-now', '--follow', '--cursor=abc'],
+    ]) {
+      const result = await run([...argv, ...connection]);
+      assert.equal(result.code, EXIT.usage, `${argv.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, /^eipctl: --cursor and --from-now are alternatives: give one\n/);
+      assert.match(result.stderr, /\[--cursor <cursor> \| --from-now\]/);
+      assert.equal(result.stdout, '');
+    }
+  });
+});
+
 describe('attachNegativeValues', () => {
   const options = {
     count: { type: 'string' },
