@@ -3,13 +3,16 @@
  * message that says what is allowed, before any request is sent.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { EXIT } from '../../src/cli/eipctl/exit-codes.js';
 import { eipctl } from '../../src/cli/eipctl/main.js';
 import { attachNegativeValues } from '../../src/cli/negative-values.js';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/db/open.js';
 import { captureIo } from '../support/cli-io.js';
 
 const SECRET = 'eipctl-usage-test-secret-0123456789abcdef';
@@ -199,6 +202,48 @@ describe('events', () => {
       assert.match(result.stderr, /^eipctl: --cursor and --from-now are alternatives: give one\n/);
       assert.match(result.stderr, /\[--cursor <cursor> \| --from-now\]/);
       assert.equal(result.stdout, '');
+    }
+  });
+});
+
+describe('apply on the embedded database', () => {
+  const CATALOG = fileURLToPath(new URL('../../config/demo-catalog.yaml', import.meta.url));
+
+  test('a data directory without a database is refused, and none is created there', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'eipctl-apply-'));
+    try {
+      // Missing, empty, and holding only what is not a database (the demo secret, say).
+      await mkdir(join(dir, 'empty'));
+      await mkdir(join(dir, 'secret-only', 'pgdata'), { recursive: true });
+      await writeFile(join(dir, 'secret-only', 'jwt-secret'), 'x');
+      for (const name of ['missing', 'empty', 'secret-only']) {
+        const dataDir = join(dir, name);
+        const result = await run(['apply', CATALOG], { EIPD_DATA_DIR: dataDir });
+        assert.equal(result.code, EXIT.usage, `${name}: ${result.stderr}`);
+        assert.equal(
+          result.stderr,
+          `eipctl: no embedded database in ${dataDir} (EIPD_DATA_DIR): apply does not create one. ` +
+            `Start eipd once with EIPD_DATA_DIR=${dataDir} to create it, or set DATABASE_URL\n`,
+        );
+        assert.equal(result.stdout, '');
+      }
+      assert.deepEqual((await readdir(dir)).sort(), ['empty', 'secret-only']);
+      assert.deepEqual(await readdir(join(dir, 'empty')), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('one that eipd created is applied to', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'eipctl-apply-'));
+    try {
+      const env = { EIPD_DATA_DIR: dir };
+      await (await openDatabase(loadConfig(env))).close();
+      const result = await run(['apply', CATALOG, '-o', 'json'], env);
+      assert.equal(result.code, EXIT.ok, result.stderr);
+      assert.ok((JSON.parse(result.stdout) as { poolsAdded: string[] }).poolsAdded.length > 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
