@@ -10,6 +10,7 @@ import type {
 } from '../../sdk/index.js';
 import { sleep } from '../../sdk/retry.js';
 import { helpText, type Io, optionalCount, parseCommand } from './context.js';
+import { UsageError } from './exit-codes.js';
 import { type Column, fixedRow, print, writeJson } from './output.js';
 
 export async function runProducts(io: Io, args: string[]): Promise<number> {
@@ -90,7 +91,7 @@ RFC 3339 time such as 2026-12-01T09:30:00Z), only the holder at that instant (op
   return 0;
 }
 
-const EVENTS_USAGE = `usage: eipctl events [--cursor <cursor>] [--from-now] [--limit <n>] [--follow] [--interval <seconds>]
+const EVENTS_USAGE = `usage: eipctl events [--cursor <cursor> | --from-now] [--limit <n>] [--follow] [--interval <seconds>]
 
 Every state change in commit order (operator token), from the oldest retained event, after
 --cursor, or (--from-now) from the current end of the stream. Without --follow, reads until
@@ -136,6 +137,11 @@ export async function runEvents(io: Io, args: string[]): Promise<number> {
     EVENTS_USAGE,
   );
   if (help) return helpText(io, EVENTS_USAGE);
+  // Both say where to start; taking one and dropping the other silently would read from a place
+  // the caller did not ask for.
+  if (flags.string('cursor') !== undefined && flags.boolean('from-now')) {
+    throw new UsageError('--cursor and --from-now are alternatives: give one', EVENTS_USAGE);
+  }
   // At most this many events printed, in pages of up to 1000 that never overshoot it, so that
   // each page's cursor (after its last event) is the cursor after the last event printed.
   const limit = optionalCount(flags, 'limit', 1, Number.MAX_SAFE_INTEGER);

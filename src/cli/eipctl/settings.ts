@@ -97,19 +97,49 @@ export async function resolveConnection(
  * Refuses a URL that fetch cannot send to. Without this, `--url ftp://x` (or `localhost:8080`,
  * which parses as the scheme "localhost:") failed like an unreachable server: five tries with
  * backoff, then exit 6, "try again later", for what is a mistyped command.
+ *
+ * A base URL is only a scheme, host, port and path prefix: the client appends /v1/... to it, so a
+ * query string or fragment would swallow every request's path, and fetch refuses credentials in a
+ * URL outright (a TypeError that, retried as a network failure, ended in exit 6 and quoted the
+ * password). The token is the credential; eipd reads no other.
  */
 function checkUrl(url: string, source: string): void {
+  const shown = withoutUserInfo(url);
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new UsageError(`the eipd URL "${url}" (${source}) is not a URL`);
+    throw new UsageError(`the eipd URL "${shown}" (${source}) is not a URL`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new UsageError(
-      `the eipd URL "${url}" (${source}) must start with http:// or https://, not ${parsed.protocol}`,
+      `the eipd URL "${shown}" (${source}) must start with http:// or https://, not ${parsed.protocol}`,
     );
   }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new UsageError(
+      `the eipd URL "${shown}" (${source}) must not contain a user name or password: give the token with --token, EIPCTL_TOKEN or the profile`,
+    );
+  }
+  // href keeps a "?" or "#" even when what follows is empty; both would still swallow the path.
+  const [beforeFragment = '', ...fragment] = parsed.href.split('#');
+  if (beforeFragment.includes('?') || fragment.length > 0) {
+    throw new UsageError(
+      `the eipd URL "${shown}" (${source}) must not have a query string (?...) or fragment (#...): only scheme, host, port and path`,
+    );
+  }
+}
+
+/**
+ * The URL as typed, with everything up to its last "@" after the scheme hidden: whatever a URL
+ * holds before an "@" may be a password, even in one that does not parse (such as
+ * `user:pass@host:8080`, which parses as the scheme "user:").
+ */
+function withoutUserInfo(url: string): string {
+  const at = url.lastIndexOf('@');
+  if (at === -1) return url;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? '';
+  return `${scheme}***${url.slice(at)}`;
 }
 
 async function readProfiles(
