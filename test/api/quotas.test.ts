@@ -231,6 +231,20 @@ for (const backend of BACKENDS) {
   });
 }
 
+/** The operator's quota calls for LIMITED in q-east, and its q-east row of listQuotas. */
+async function limitedQuotaOf(t: TestApp) {
+  const operator = await t.operatorToken();
+  const admin = (method: 'GET' | 'PUT' | 'DELETE', payload?: Record<string, unknown>) =>
+    t.app.inject({
+      method,
+      url: `/v1/admin/organizations/${LIMITED}/quotas${method === 'GET' ? '' : '/q-east'}`,
+      headers: { authorization: `Bearer ${operator}` },
+      ...(payload === undefined ? {} : { payload }),
+    });
+  const east = async () => ((await admin('GET')).json() as { idc: string }[])[0];
+  return { admin, east };
+}
+
 describe('quotas in the catalog file', () => {
   test('applying is idempotent, sets the default (null: no limit) and leaves unlisted overrides', async () => {
     const t = await startTestApp({ backend: 'pglite', catalog: CATALOG });
@@ -265,15 +279,7 @@ describe('quotas in the catalog file', () => {
   test("an operator's override outlives re-applying the file; removing it falls back to the file", async () => {
     const t = await startTestApp({ backend: 'pglite', catalog: CATALOG });
     try {
-      const operator = await t.operatorToken();
-      const admin = (method: 'GET' | 'PUT' | 'DELETE', payload?: Record<string, unknown>) =>
-        t.app.inject({
-          method,
-          url: `/v1/admin/organizations/${LIMITED}/quotas${method === 'GET' ? '' : '/q-east'}`,
-          headers: { authorization: `Bearer ${operator}` },
-          ...(payload === undefined ? {} : { payload }),
-        });
-      const east = async () => ((await admin('GET')).json() as { idc: string }[])[0];
+      const { admin, east } = await limitedQuotaOf(t);
       assert.deepEqual(await east(), { idc: 'q-east', limit: 5, source: 'catalog', used: 0 });
       await admin('PUT', { limit: 77 });
       // A restart applies the file again: the operator's 77 stays.
@@ -289,15 +295,7 @@ describe('quotas in the catalog file', () => {
   test("limit 'default' takes the file's limit away again; an operator's override stays", async () => {
     const t = await startTestApp({ backend: 'pglite', catalog: CATALOG });
     try {
-      const operator = await t.operatorToken();
-      const admin = (method: 'GET' | 'PUT' | 'DELETE', payload?: Record<string, unknown>) =>
-        t.app.inject({
-          method,
-          url: `/v1/admin/organizations/${LIMITED}/quotas${method === 'GET' ? '' : '/q-east'}`,
-          headers: { authorization: `Bearer ${operator}` },
-          ...(payload === undefined ? {} : { payload }),
-        });
-      const east = async () => ((await admin('GET')).json() as { idc: string }[])[0];
+      const { admin, east } = await limitedQuotaOf(t);
       const toDefault = CATALOG.replace('limit: 5', 'limit: default');
       // Leaving the entry out changes nothing (the file never deletes): the 5 stays.
       const without = CATALOG.replace(/organizations:[\s\S]*$/, '');
