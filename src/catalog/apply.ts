@@ -5,6 +5,7 @@
  * and IDCs missing from the file are left alone, and so are products removed from a pool's list.
  */
 import { type Database, type Queryable, STARTUP_WORK_TIMEOUT_MS } from '../db/database.js';
+import { isHeld } from '../elastic-ips/lifecycle-repository.js';
 import {
   type Cidr,
   cidrSize,
@@ -206,15 +207,9 @@ async function updatePool(
       pool.name,
       address.toString(),
     ]);
-    const held = await tx.query(
-      `SELECT 1 FROM elastic_ips
-        WHERE pool = $1 AND address = $2::numeric AND status <> 'released'`,
-      [pool.name, address.toString()],
-    );
-    if (held.length > 0) {
-      reservedStillHeld.push(
-        `${pool.name} ${formatAddress({ family: pool.cidr.family, value: address })}`,
-      );
+    const reservedAddress = { family: pool.cidr.family, value: address };
+    if (await isHeld(tx, reservedAddress)) {
+      reservedStillHeld.push(`${pool.name} ${formatAddress(reservedAddress)}`);
     }
   }
   for (const address of pool.unreserved) {

@@ -27,7 +27,8 @@ secret that the demo eipd generated in its data directory: EIPD_DATA_DIR, defaul
 the current directory; run it where eipd runs, or point EIPD_DATA_DIR there). It never creates a
 secret: without one it exits 2. --admin adds the operator scope (EIPD_ADMIN_SCOPE); --org may
 then be omitted. --sub (recorded as the actor of every change) is at most ${MAX_SUBJECT_LENGTH}
-characters, without control characters; --ttl is at most ${MAX_TTL_SECONDS} (366 days).
+characters, without control, line-separator or bidirectional-formatting characters; --ttl is at
+most ${MAX_TTL_SECONDS} (366 days).
 `;
 
 /** Where the command prints and which environment configures it (the process's by default). */

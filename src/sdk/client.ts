@@ -318,9 +318,9 @@ export function createEipdClient(options: EipdClientOptions) {
     /**
      * Every event from `cursor` on, in commit order, waiting for new ones when caught up; ends
      * only when `signal` aborts (the generator then throws its reason, as every call here does) or
-     * a call fails. Each event comes with the cursor after its page (the same for all of a page),
-     * which is why an abort takes effect at the next request or wait, not between two events of a
-     * page already fetched: stopped that way, the last cursor handed out is exactly where to go on.
+     * a call fails. Each event comes with its own cursor, the position right after it: saved once
+     * the event is handled, it resumes with the next event wherever the reader stopped. An abort
+     * takes effect at the next request or wait, after the rest of a page already fetched.
      */
     async *followEvents(
       opts: FollowOptions = {},
